@@ -1,0 +1,30 @@
+# adasde: every figure of "Adaptive Methods through the Lens of SDEs" from config/.
+# Targets: `figures` (default: every figure, claims.json and the claims summary), `all`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule figures:
+    default_target: True
+    input:
+        figure_outputs(),
+        "results/claims.json",
+    log:
+        "results/logs/figures.log",
+    shell:
+        "{PY} -m adasde.cli summary results/claims.json 2>&1 | tee {log}"
+
+
+rule all:
+    input:
+        rules.figures.input,

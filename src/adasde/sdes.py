@@ -1,0 +1,270 @@
+r"""Drift and diffusion of the paper's SDEs (and, for comparison, Malladi et al.'s).
+
+Every SDE is an :class:`SDE`: a state (a tuple of pytrees shaped like the parameters ``x``),
+a drift :math:`b(t, y)` and a *diagonal* diffusion :math:`g(t, y)` multiplying one Brownian
+motion :math:`W` shaped like ``x``:
+
+.. math:: dY_t = b(t, Y_t)\,dt + g(t, Y_t) \odot dW_t
+
+``diffusion`` returns ``None`` for a state component without noise. Time is SDE time
+:math:`t = k\eta` (one optimizer step is :math:`\eta` units). The gradient oracle is
+:math:`\nabla f_\gamma(x) = \nabla f(x) + Z` with :math:`\mathrm{Cov}(Z) = \Sigma/B`; ``sigma``
+is the per-coordinate standard deviation of :math:`Z` (already divided by :math:`\sqrt{B}`),
+a scalar or a pytree shaped like ``x``. Equation tags follow ``shared/paper.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import betainc, erf
+
+_tmap = jax.tree_util.tree_map
+
+SDE_NAMES = (
+    "sgd",
+    "signsgd",
+    "signsgd_phase3",
+    "rmsprop",
+    "rmspropw",
+    "adam",
+    "adamw",
+)
+
+
+class SDE(NamedTuple):
+    """An Ito SDE with diagonal noise: ``init(x0) -> y0``, ``drift(t, y)``, ``diffusion(t, y)``
+    (same structure as ``y``, ``None`` where a component has no noise) and ``position(y) -> x``."""
+
+    init: Callable
+    drift: Callable
+    diffusion: Callable
+    position: Callable
+
+
+def _bcast(sigma, x):
+    """Broadcast a scalar ``sigma`` to a pytree shaped like ``x`` (pytrees pass through)."""
+    if isinstance(sigma, (dict, list, tuple)) or jnp.ndim(sigma) > 0:
+        if jax.tree_util.tree_structure(sigma) == jax.tree_util.tree_structure(x):
+            return sigma
+    return _tmap(lambda xi: jnp.broadcast_to(jnp.asarray(sigma, xi.dtype), xi.shape), x)
+
+
+def _first(y):
+    return y[0]
+
+
+# --------------------------------------------------------------------------------------------
+# SGD
+# --------------------------------------------------------------------------------------------
+def sgd_sde(grad: Callable, eta, sigma) -> SDE:
+    r"""SGD SDE (paper.md 2.1 [R; Li et al. 2017]):
+    :math:`dX_t = -\nabla f(X_t)\,dt + \sqrt{\eta}\,(\Sigma/B)^{1/2} dW_t`."""
+
+    def drift(t, y):
+        return (_tmap(jnp.negative, grad(y[0])),)
+
+    def diffusion(t, y):
+        return (_tmap(lambda s: jnp.sqrt(eta) * s, _bcast(sigma, y[0])),)
+
+    return SDE(lambda x0: (x0,), drift, diffusion, _first)
+
+
+# --------------------------------------------------------------------------------------------
+# SignSGD
+# --------------------------------------------------------------------------------------------
+def expected_sign(a, noise: str = "gaussian", nu=None):
+    r""":math:`E[\mathrm{sign}(a + \xi)] = 1 - 2P(a + \xi < 0)` for symmetric unit noise
+    :math:`\xi` (the SignSGD drift of Theorem 3.2, paper.md 2.2, with :math:`a = \nabla f/\sigma`).
+
+    * Gaussian (Corollary 3.3 [R form, D derivation]): :math:`\mathrm{erf}(a/\sqrt{2})`.
+    * Student-t(:math:`\nu`) (paper.md 2.2 [R/D]): :math:`2F_\nu(a) - 1 =
+      \mathrm{sign}(a)\,(1 - I_{\nu/(\nu+a^2)}(\nu/2, 1/2))` with :math:`I` the regularised
+      incomplete beta function; :math:`\nu=1` gives :math:`(2/\pi)\arctan a`, :math:`\nu = 2`
+      gives :math:`a/\sqrt{2+a^2}`.
+    """
+    if noise == "gaussian":
+        return erf(a / math.sqrt(2.0))
+    if noise == "student_t":
+        nu = jnp.asarray(nu, jnp.result_type(a))
+        return jnp.sign(a) * (1.0 - betainc(nu / 2, jnp.asarray(0.5, nu.dtype), nu / (nu + a * a)))
+    raise ValueError(f"unknown noise kind {noise!r}; allowed: gaussian, student_t")
+
+
+def signsgd_sde(grad: Callable, eta, sigma, noise: str = "gaussian", nu=None) -> SDE:
+    r"""SignSGD SDE, Theorem 3.2 / Corollary 3.3 (paper.md 2.2 [R form, D derivation]):
+
+    .. math:: dX_t = -E[\mathrm{sign}\,\nabla f_\gamma(X_t)]\,dt
+              + \sqrt{\eta}\sqrt{I - \mathrm{diag}(E[\mathrm{sign}\,\nabla f_\gamma(X_t)])^2}\,dW_t
+
+    with :math:`E[\mathrm{sign}\,\nabla f_\gamma] = \mathrm{Erf}(\Sigma^{-1/2}\nabla f/\sqrt2)` for
+    Gaussian noise (Corollary 3.3) and :math:`2F_\nu(\Sigma^{-1/2}\nabla f) - 1` for Student-t
+    (heavy-tailed case); see :func:`expected_sign`. Coordinates are independent (diagonal
+    :math:`\Sigma`), so :math:`\bar\Sigma = \mathrm{Cov}(\mathrm{sign}\,\nabla f_\gamma)` is
+    diagonal.
+    """
+
+    def mean_sign(y):
+        return _tmap(lambda g, s: expected_sign(g / s, noise, nu), grad(y[0]), _bcast(sigma, y[0]))
+
+    def drift(t, y):
+        return (_tmap(jnp.negative, mean_sign(y)),)
+
+    def diffusion(t, y):
+        return (_tmap(lambda e: jnp.sqrt(eta * jnp.clip(1.0 - e * e, 0.0)), mean_sign(y)),)
+
+    return SDE(lambda x0: (x0,), drift, diffusion, _first)
+
+
+def signsgd_phase3_sde(grad: Callable, eta, sigma) -> SDE:
+    r"""SignSGD Phase-3 SDE, poster eq. (1) / Lemma 3.4 (paper.md 2.2 [V poster]):
+
+    .. math:: dX_t = -\sqrt{2/\pi}\,\Sigma^{-1/2}\nabla f(X_t)\,dt + \sqrt{\eta}
+              \sqrt{I - \tfrac{2}{\pi}\mathrm{diag}(\Sigma^{-1/2}\nabla f(X_t))^2}\,dW_t
+
+    (with batch B, :math:`\Sigma^{-1/2} \to \sqrt{B}\Sigma^{-1/2}`, folded into ``sigma``). The
+    radicand is clipped at 0 outside Phase 3, where :math:`|\Sigma^{-1/2}\nabla f| > \sqrt{\pi/2}`.
+    """
+    c = math.sqrt(2.0 / math.pi)
+
+    def drift(t, y):
+        return (_tmap(lambda g, s: -c * g / s, grad(y[0]), _bcast(sigma, y[0])),)
+
+    def diffusion(t, y):
+        return (
+            _tmap(
+                lambda g, s: jnp.sqrt(eta * jnp.clip(1.0 - c * c * (g / s) ** 2, 0.0)),
+                grad(y[0]),
+                _bcast(sigma, y[0]),
+            ),
+        )
+
+    return SDE(lambda x0: (x0,), drift, diffusion, _first)
+
+
+# --------------------------------------------------------------------------------------------
+# RMSprop(W) and Adam(W): Compagnoni et al.
+# --------------------------------------------------------------------------------------------
+def _v_target(g, s):
+    r""":math:`(\nabla f)^2 + \mathrm{diag}\,\Sigma`, the stationary target of :math:`V_t`."""
+    return g * g + s * s
+
+
+def rmspropw_sde(grad: Callable, eta, beta2, sigma, eps=0.0, theta=0.0, v0=0.0,
+                 v_lookahead: bool = True) -> SDE:
+    r"""RMSprop(W) SDE (paper.md 2.3 [R]; theta = 0 gives RMSprop),
+    :math:`\rho_2 = (1-\beta_2)/\eta`:
+
+    .. math::
+        dX_t &= -P_t^{-1}\left(\nabla f(X_t)\,dt + \sqrt{\eta}\,\Sigma^{1/2} dW_t\right)
+                - \theta X_t\,dt \\
+        dV_t &= \rho_2\left((\nabla f(X_t))^2 + \mathrm{diag}\,\Sigma - V_t\right) dt, \qquad
+        P_t = \mathrm{diag}(\tilde V_t)^{1/2} + \epsilon I
+
+    With ``v_lookahead`` (default) :math:`\tilde V_t = V_t + \eta\rho_2((\nabla f)^2 +
+    \mathrm{diag}\Sigma - V_t)`, the drift of :math:`v_{k+1}` that the discrete step divides by;
+    this is an :math:`O(\eta)` change (within the order-1 weak error) that keeps :math:`P_0`
+    finite at :math:`V_0 = 0`, where the paper's :math:`\tilde V = V` is singular for
+    :math:`\epsilon = 0` (docs/theory.md, "Start-up of the adaptive SDEs").
+    """
+    rho2 = (1.0 - beta2) / eta
+
+    def precond(y):
+        x, v = y
+        s = _bcast(sigma, x)
+        g = grad(x)
+        if v_lookahead:
+            v = _tmap(lambda vi, gi, si: vi + eta * rho2 * (_v_target(gi, si) - vi), v, g, s)
+        return g, s, _tmap(lambda vi: jnp.sqrt(jnp.clip(vi, 0.0)) + eps, v)
+
+    def drift(t, y):
+        x, v = y
+        g, s, p = precond(y)
+        dx = _tmap(lambda gi, pi, xi: -gi / pi - theta * xi, g, p, x)
+        dv = _tmap(lambda gi, si, vi: rho2 * (_v_target(gi, si) - vi), g, s, v)
+        return (dx, dv)
+
+    def diffusion(t, y):
+        _, s, p = precond(y)
+        return (_tmap(lambda si, pi: jnp.sqrt(eta) * si / pi, s, p), None)
+
+    def init(x0):
+        return (x0, _tmap(lambda xi: jnp.full_like(xi, v0), x0))
+
+    return SDE(init, drift, diffusion, _first)
+
+
+def adamw_sde(grad: Callable, eta, beta1, beta2, sigma, eps=0.0, theta=0.0, v0=0.0,
+              v_lookahead: bool = True) -> SDE:
+    r"""Adam(W) SDE, poster eq. (2) (paper.md 2.4 [V poster]; theta = 0 gives Adam), with
+    :math:`\beta_i = 1 - \eta\rho_i` and :math:`\gamma_i(t) = 1 - e^{-\rho_i t}`:
+
+    .. math::
+        dX_t &= -\frac{\sqrt{\gamma_2(t)}}{\gamma_1(t)} P_t^{-1}
+                \left(M_t + \eta\rho_1(\nabla f(X_t) - M_t)\right) dt - \theta X_t\,dt \\
+        dM_t &= \rho_1(\nabla f(X_t) - M_t)\,dt + \sqrt{\eta}\,\rho_1\,\Sigma^{1/2} dW_t \\
+        dV_t &= \rho_2\left((\nabla f(X_t))^2 + \mathrm{diag}\,\Sigma - V_t\right) dt, \qquad
+        P_t = \mathrm{diag}(\tilde V_t)^{1/2} + \epsilon\sqrt{\gamma_2(t)}\, I
+
+    The bias corrections are evaluated at :math:`t + \eta` (step k divides by
+    :math:`1 - \beta_i^{k+1}`), which keeps the :math:`t = 0` drift finite; ``v_lookahead``
+    applies to :math:`V` the same :math:`O(\eta)` look-ahead that eq. (2) applies to :math:`M`
+    (see :func:`rmspropw_sde` and docs/theory.md). Both are :math:`O(\eta)` changes.
+    """
+    rho1 = (1.0 - beta1) / eta
+    rho2 = (1.0 - beta2) / eta
+
+    def drift(t, y):
+        x, m, v = y
+        s = _bcast(sigma, x)
+        g = grad(x)
+        tt = t + eta
+        gam1 = 1.0 - jnp.exp(-rho1 * tt)
+        gam2 = 1.0 - jnp.exp(-rho2 * tt)
+        vt = v
+        if v_lookahead:
+            vt = _tmap(lambda vi, gi, si: vi + eta * rho2 * (_v_target(gi, si) - vi), v, g, s)
+
+        def dx_leaf(mi, gi, vi, xi):
+            p = jnp.sqrt(jnp.clip(vi, 0.0)) + eps * jnp.sqrt(gam2)
+            return -(jnp.sqrt(gam2) / gam1) * (mi + eta * rho1 * (gi - mi)) / p - theta * xi
+
+        dx = _tmap(dx_leaf, m, g, vt, x)
+        dm = _tmap(lambda gi, mi: rho1 * (gi - mi), g, m)
+        dv = _tmap(lambda gi, si, vi: rho2 * (_v_target(gi, si) - vi), g, s, v)
+        return (dx, dm, dv)
+
+    def diffusion(t, y):
+        s = _bcast(sigma, y[0])
+        return (None, _tmap(lambda si: jnp.sqrt(eta) * rho1 * si, s), None)
+
+    def init(x0):
+        zeros = _tmap(jnp.zeros_like, x0)
+        return (x0, zeros, _tmap(lambda xi: jnp.full_like(xi, v0), x0))
+
+    return SDE(init, drift, diffusion, _first)
+
+
+def make(name: str, grad: Callable, hp: dict, sigma, noise: str = "gaussian", nu=None) -> SDE:
+    """Build SDE ``name`` (one of :data:`SDE_NAMES`) for hyper-parameters ``hp`` (eta, beta1,
+    beta2, eps, theta) and effective noise std ``sigma``."""
+    eta = hp["eta"]
+    if noise != "gaussian" and name != "signsgd":
+        raise ValueError(f"SDE {name!r} supports Gaussian noise only; got noise {noise!r}")
+    if name == "sgd":
+        return sgd_sde(grad, eta, sigma)
+    if name == "signsgd":
+        return signsgd_sde(grad, eta, sigma, noise, nu)
+    if name == "signsgd_phase3":
+        return signsgd_phase3_sde(grad, eta, sigma)
+    if name in ("rmsprop", "rmspropw"):
+        theta = hp.get("theta", 0.0) if name == "rmspropw" else 0.0
+        return rmspropw_sde(grad, eta, hp["beta2"], sigma, hp.get("eps", 0.0), theta)
+    if name in ("adam", "adamw"):
+        theta = hp.get("theta", 0.0) if name == "adamw" else 0.0
+        return adamw_sde(grad, eta, hp["beta1"], hp["beta2"], sigma, hp.get("eps", 0.0), theta)
+    raise ValueError(f"unknown SDE {name!r}; allowed: {', '.join(SDE_NAMES)}")

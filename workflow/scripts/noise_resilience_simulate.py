@@ -1,0 +1,9 @@
+"""Snakemake entry: one noise_resilience job (argument plumbing only)."""
+
+from adasde.cli import job_log
+from adasde.experiments import noise_resilience
+
+sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+with job_log(sm.log[0]) as log:
+    noise_resilience.simulate_job(sm.config, sm.wildcards.optimizer, sm.wildcards.kind,
+                                  sm.output.npz, log=log)
