@@ -1,0 +1,50 @@
+# adasde: the two user commands, `make figures` and `make test`, bootstrap everything.
+#   make figures                       default config (laptop scale, 2-core CPU)
+#   make figures CONFIG=config/paper.yaml GPU=1   paper scale, JAX with CUDA
+#   make test                          the test suite (includes a smoke run of the workflow)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+CONFIG ?= config/config.yaml
+CORES ?= all
+GPU ?= 0
+PROFILE ?=
+REQ := $(if $(filter 1,$(GPU)),envs/cuda.txt,envs/cpu.txt)
+STAMP := $(VENV)/.installed-$(if $(filter 1,$(GPU)),cuda,cpu)
+BIN := $(VENV)/bin
+SNAKEMAKE_ARGS ?=
+
+.PHONY: figures test venv bench report lint clean help
+
+help:
+	@echo "make figures [CONFIG=config/config.yaml] [GPU=1] [CORES=all]   build every figure"
+	@echo "make test                                                     run the test suite"
+	@echo "make bench | make report | make lint | make clean"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(REQ) envs/cpu.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(REQ)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+figures: $(STAMP)
+	$(BIN)/snakemake figures --cores $(CORES) --configfile $(CONFIG) \
+		$(if $(PROFILE),--profile $(PROFILE),$(if $(filter 1,$(GPU)),--profile workflow/profiles/gpu,)) \
+		$(SNAKEMAKE_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench workflow/scripts
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --configfile config/smoke.yaml
+
+clean:
+	rm -rf results figures/*.pdf figures/*.png .snakemake report.html
