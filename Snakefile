@@ -23,10 +23,10 @@ rule figures:
     input:
         figure_outputs(),
         "results/claims.json",
-    log:
-        "results/logs/figures.log",
-    shell:
-        "{PY} -m adasde.cli summary results/claims.json 2>&1 | tee {log}"
+
+
+onsuccess:
+    print_claims_summary("results/claims.json")
 
 
 rule all:

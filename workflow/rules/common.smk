@@ -34,3 +34,13 @@ def figure_outputs():
             out += [f"figures/{fig}.pdf", f"figures/{fig}.png"]
         out += [f"results/notebooks/{name}.ipynb", f"results/{name}/numbers.json"]
     return out
+
+
+def print_claims_summary(path):
+    """At the end of a run: how many claims, how many hold, and each failing one."""
+    from pathlib import Path
+
+    from adasde import claims as adasde_claims
+
+    if Path(path).exists():
+        print(adasde_claims.summary(adasde_claims.read_numbers(path)), flush=True)

@@ -31,12 +31,12 @@ rule notebook:
         numbers="results/{figure}/numbers.json",
         pdf="figures/{figure}.pdf",
         png="figures/{figure}.png",
-    params:
-        papermill=_papermill_params,
     log:
         "results/logs/notebooks/{figure}.log",
     wildcard_constraints:
         figure="|".join(FIGURES) if FIGURES else "^$",
+    params:
+        papermill=_papermill_params,
     shell:
         "{PY} -m papermill {input.notebook:q} {output.executed:q} -k python3 "
         "--cwd {workflow.basedir:q} {params.papermill} > {log:q} 2>&1"

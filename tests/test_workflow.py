@@ -1,0 +1,128 @@
+"""The Snakemake workflow: dry run, config errors before any job, the smoke pipeline end to
+end (outputs, claims, nothing to do on a rerun), byte-identical artifacts across runs, and
+resumption after an interruption. Each run happens in a temporary copy of the repository."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _project_files():
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    return [f for f in out if (ROOT / f).is_file()]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the tracked (and untracked, not ignored) project files into ``dest``."""
+    for f in _project_files():
+        target = dest / f
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, target)
+    return dest
+
+
+def snakemake(workdir, *args, timeout=900, check=True):
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-4000:]}\n"
+                             f"{proc.stderr[-4000:]}")
+    return proc
+
+
+def outputs(workdir: Path) -> dict:
+    """Deterministic outputs: every .npz artifact and numbers.json, as bytes."""
+    res = workdir / "results"
+    files = sorted(list(res.rglob("*.npz")) + list(res.rglob("numbers.json")))
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One complete smoke run of `snakemake figures`, shared by the tests below."""
+    work = copy_project(tmp_path_factory.mktemp("smoke"))
+    start = time.perf_counter()
+    proc = snakemake(work, "figures", "--cores", "2", "--configfile", "config/smoke.yaml")
+    return work, proc, time.perf_counter() - start
+
+
+def test_dry_run_default_config(tmp_path):
+    work = copy_project(tmp_path)
+    proc = snakemake(work, "-n", "--cores", "2")
+    assert "noise_resilience_simulate" in proc.stdout + proc.stderr
+
+
+def test_bad_config_fails_fast_naming_the_key(tmp_path):
+    work = copy_project(tmp_path)
+    cfg = (work / "config/smoke.yaml").read_text().replace("sgd: {eta: 0.01}", "sgd: {eta: -1}")
+    (work / "config/bad.yaml").write_text(cfg)
+    start = time.perf_counter()
+    proc = snakemake(work, "figures", "--cores", "1", "--configfile", "config/bad.yaml",
+                     check=False)
+    assert proc.returncode != 0
+    assert "noise_resilience.optimizers.sgd.eta" in proc.stdout + proc.stderr
+    assert time.perf_counter() - start < 60
+    assert not (work / "results").exists()
+
+
+@pytest.mark.slow
+def test_smoke_pipeline_end_to_end(smoke_run):
+    work, proc, seconds = smoke_run
+    assert seconds < 180, f"smoke pipeline took {seconds:.0f} s"
+    for f in ("figures/noise_resilience.pdf", "figures/noise_resilience.png",
+              "results/notebooks/noise_resilience.ipynb", "results/noise_resilience/numbers.json",
+              "results/claims.json"):
+        assert (work / f).stat().st_size > 0, f
+    assert "claims:" in proc.stdout + proc.stderr
+    leftovers = [p for p in (work / "results").rglob("*.tmp")]
+    assert not leftovers
+    again = snakemake(work, "figures", "--cores", "2", "--configfile", "config/smoke.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_same_config_gives_identical_artifacts(smoke_run, tmp_path):
+    work, _, _ = smoke_run
+    other = copy_project(tmp_path)
+    snakemake(other, "figures", "--cores", "2", "--configfile", "config/smoke.yaml")
+    a, b = outputs(work), outputs(other)
+    assert a.keys() == b.keys() and len(a) > 0
+    differ = [k for k in a if a[k] != b[k]]
+    assert not differ, f"not byte-identical: {differ}"
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_without_redoing_jobs(smoke_run, tmp_path):
+    work, _, _ = smoke_run
+    other = copy_project(tmp_path)
+    cmd = [*SNAKEMAKE, "figures", "--cores", "1", "--configfile", "config/smoke.yaml"]
+    proc = subprocess.Popen(cmd, cwd=other, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    res = other / "results"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(res.rglob("*.npz"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)  # what Ctrl-C or a scheduler's time limit sends
+    proc.wait(timeout=120)
+    done_before = {p: p.stat().st_mtime_ns for p in res.rglob("*.npz")}
+    assert done_before and not (res / "claims.json").exists()
+    assert not list(res.rglob("*.tmp")), "partial files left behind"
+    snakemake(other, "figures", "--cores", "2", "--configfile", "config/smoke.yaml",
+              "--rerun-incomplete")
+    for p, mtime in done_before.items():
+        assert p.stat().st_mtime_ns == mtime, f"{p} was recomputed"
+    a, b = outputs(work), outputs(other)
+    assert a.keys() == b.keys()
+    assert all(a[k] == b[k] for k in a), [k for k in a if a[k] != b[k]]
