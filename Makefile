@@ -41,6 +41,10 @@ figures: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+report: figures
+	$(BIN)/snakemake figures --cores $(CORES) --configfile $(CONFIG) --report report.html
+	@echo "wrote report.html"
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench workflow/scripts
 	$(BIN)/snakefmt --check Snakefile workflow/rules

@@ -12,6 +12,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/figures.smk"
@@ -23,6 +26,7 @@ rule figures:
     input:
         figure_outputs(),
         "results/claims.json",
+        REPORT_FILES,
 
 
 onsuccess:

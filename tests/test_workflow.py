@@ -2,6 +2,7 @@
 end (outputs, claims, nothing to do on a rerun), byte-identical artifacts across runs, and
 resumption after an interruption. Each run happens in a temporary copy of the repository."""
 
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,22 @@ def test_bad_config_fails_fast_naming_the_key(tmp_path):
 
 
 @pytest.mark.slow
+def test_diverging_runs_are_recorded_not_plotted_as_converged(tmp_path):
+    work = copy_project(tmp_path)
+    cfg = (work / "config/smoke.yaml").read_text().replace("sgd: {eta: 0.01}", "sgd: {eta: 5.0}")
+    (work / "config/diverge.yaml").write_text(cfg)
+    snakemake(work, "results/noise_resilience/numbers.json", "--cores", "2", "--configfile",
+              "config/diverge.yaml")
+    records = json.loads((work / "results/noise_resilience/numbers.json").read_text())
+    diverged = [r for r in records if "diverged" in r["id"]]
+    assert diverged and all(not r["holds"] for r in diverged)
+    assert all("eta=5" in r["note"] for r in diverged)
+    plateau = [r for r in records if r["id"].startswith("sgd_optim_plateau_sigma")]
+    assert plateau and all(r["measured"] is None and not r["holds"] for r in plateau)
+    assert (work / "figures/noise_resilience.png").stat().st_size > 0
+
+
+@pytest.mark.slow
 def test_smoke_pipeline_end_to_end(smoke_run):
     work, proc, seconds = smoke_run
     assert seconds < 180, f"smoke pipeline took {seconds:.0f} s"
@@ -90,6 +107,19 @@ def test_smoke_pipeline_end_to_end(smoke_run):
     assert not leftovers
     again = snakemake(work, "figures", "--cores", "2", "--configfile", "config/smoke.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_report_has_figures_claims_notebooks_and_config(smoke_run):
+    work, _, _ = smoke_run
+    snakemake(work, "figures", "--cores", "1", "--configfile", "config/smoke.yaml",
+              "--report", "report.html")
+    html = (work / "report.html").read_text()
+    for needle in ("noise_resilience.png", "claims.html", "noise_resilience.ipynb", "config.yaml",
+                   "Noise resilience"):
+        assert needle in html, needle
+    claims_html = (work / "results/report/claims.html").read_text()
+    assert "noise_resilience" in claims_html and "<table>" in claims_html
 
 
 @pytest.mark.slow

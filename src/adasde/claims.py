@@ -120,3 +120,37 @@ def table(records: list[dict]):
     cols = ["figure", "id", "measured", "predicted", "stderr", "comparison", "tolerance", "holds",
             "statement", "note"]
     return pd.DataFrame(records, columns=cols)
+
+
+def records_html(records: list[dict], columns: list[str], title: str, flag: str | None = None) -> str:
+    """A self-contained HTML table of ``records`` (rows) over ``columns``; rows whose ``flag``
+    column is false are highlighted."""
+    import html
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return html.escape("" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for r in records:
+        bad = flag is not None and not r.get(flag)
+        style = ' style="background:#fde0dc"' if bad else ""
+        rows.append(f"<tr{style}>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns)
+                    + "</tr>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;font-size:13px}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;"
+        "text-align:left;vertical-align:top}th{background:#eee}</style></head><body>"
+        f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+        "</body></html>\n"
+    )
+
+
+def to_html(records: list[dict]) -> str:
+    """The claims table of the report: one row per claim, failing claims highlighted."""
+    cols = ["figure", "id", "holds", "measured", "predicted", "stderr", "comparison", "tolerance",
+            "statement", "note"]
+    return records_html(records, cols, summary(records).splitlines()[0], flag="holds")

@@ -31,12 +31,23 @@ def job_log(path):
         log(f"[adasde] job wall time {time.perf_counter() - start:.1f} s")
 
 
+def _write_text(path, text):
+    from adasde.artifacts import atomic_path
+
+    with atomic_path(path, "w") as fh:
+        fh.write(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m adasde.cli")
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gather", help="gather numbers.json files into claims.json")
     g.add_argument("out")
     g.add_argument("numbers", nargs="*")
+    g.add_argument("--html", help="also write the claims table as HTML here")
+    b = sub.add_parser("bench-html", help="render results/bench.json as an HTML table")
+    b.add_argument("bench")
+    b.add_argument("out")
     s = sub.add_parser("summary", help="print the claims summary")
     s.add_argument("claims")
     v = sub.add_parser("validate", help="validate a config file against the schema")
@@ -45,7 +56,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "gather":
         records = claims.gather(args.numbers, args.out)
+        if args.html:
+            _write_text(args.html, claims.to_html(records))
         print(claims.summary(records))
+    elif args.cmd == "bench-html":
+        import json
+
+        records = json.loads(Path(args.bench).read_text())
+        cols = list(records[0]) if records else []
+        _write_text(args.out, claims.records_html(records, cols, "Benchmarks", flag="meets"))
     elif args.cmd == "summary":
         print(claims.summary(claims.read_numbers(args.claims)))
     elif args.cmd == "validate":

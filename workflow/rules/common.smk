@@ -2,6 +2,8 @@
 import shlex
 import sys
 
+import yaml
+
 from adasde import config as adasde_config
 
 PY = shlex.quote(sys.executable)
@@ -11,27 +13,36 @@ try:
 except adasde_config.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
-# FIGURES[name] = {"notebook": path, "data": [artifact paths], "params": {papermill params},
-#                  "extra_figures": [other figure names the notebook writes]}
+# FIGURES[name] = {"notebook": path, "data": [artifact paths], "params": {papermill params}}
+# One notebook job per figure name (several names may share a notebook file with other params).
 # Each simulation section registers its figures in simulate.smk / train.smk; figures.smk runs
 # every registered notebook with papermill.
 FIGURES = {}
 
 
-def register_figure(name, notebook, data, params=None, extra_figures=()):
+CAPTIONS = yaml.safe_load(open(workflow.source_path("../report/captions.yaml"))) or {}
+
+
+def register_figure(name, notebook, data, params=None):
+    """Register figure ``name``: ``notebook`` turns the artifacts ``data`` into
+    figures/<name>.pdf/.png and results/<name>/numbers.json (papermill ``params`` extra).
+    """
     FIGURES[name] = {
         "notebook": notebook,
         "data": list(data),
         "params": dict(params or {}),
-        "extra_figures": list(extra_figures),
     }
+
+
+def caption(figure):
+    """The report caption of ``figure`` (workflow/report/captions.yaml)."""
+    return CAPTIONS.get(figure, f"Figure ``{figure}``; see its executed notebook.")
 
 
 def figure_outputs():
     out = []
-    for name, spec in FIGURES.items():
-        for fig in [name, *spec["extra_figures"]]:
-            out += [f"figures/{fig}.pdf", f"figures/{fig}.png"]
+    for name in FIGURES:
+        out += [f"figures/{name}.pdf", f"figures/{name}.png"]
         out += [f"results/notebooks/{name}.ipynb", f"results/{name}/numbers.json"]
     return out
 
@@ -44,3 +55,15 @@ def print_claims_summary(path):
 
     if Path(path).exists():
         print(adasde_claims.summary(adasde_claims.read_numbers(path)), flush=True)
+
+
+def papermill_params(wildcards):
+    """The ``-p name value`` arguments of a figure's notebook."""
+    spec = FIGURES[wildcards.figure]
+    params = {
+        "figure": wildcards.figure,
+        "results_dir": f"results/{wildcards.figure}",
+        "figures_dir": "figures",
+        **spec["params"],
+    }
+    return " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in params.items())

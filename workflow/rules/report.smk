@@ -1,12 +1,70 @@
-# Claims of every figure gathered into results/claims.json.
+# Claims of every figure gathered into results/claims.json, rendered as an HTML table for the
+# report together with the resolved configuration (and the benchmark table when present).
+import json
+import os
 
 
 rule claims:
     input:
         expand("results/{figure}/numbers.json", figure=FIGURES),
     output:
-        "results/claims.json",
+        json="results/claims.json",
+        html=report(
+            "results/report/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
     log:
         "results/logs/claims.log",
+    conda:
+        "../../envs/adasde.yaml"
+    params:
+        py=PY,
     shell:
-        "{PY} -m adasde.cli gather {output:q} {input:q} > {log:q} 2>&1"
+        "{params.py} -m adasde.cli gather {output.json:q} {input:q} --html {output.html:q} "
+        "> {log:q} 2>&1"
+
+
+rule resolved_config:
+    output:
+        report(
+            "results/report/config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
+    log:
+        "results/logs/resolved_config.log",
+    conda:
+        "../../envs/adasde.yaml"
+    params:
+        config=lambda w: json.dumps(config, sort_keys=True),
+    run:
+        from adasde.artifacts import atomic_path
+
+        with atomic_path(output[0], "w") as fh:
+            yaml.safe_dump(json.loads(params.config), fh, sort_keys=True)
+
+
+REPORT_FILES = ["results/report/config.yaml"]
+
+if os.path.exists("results/bench.json"):
+
+    rule bench_table:
+        input:
+            "results/bench.json",
+        output:
+            report(
+                "results/report/bench.html",
+                caption="../report/bench.rst",
+                category="Benchmarks",
+            ),
+        log:
+            "results/logs/bench_table.log",
+        conda:
+            "../../envs/adasde.yaml"
+        params:
+            py=PY,
+        shell:
+            "{params.py} -m adasde.cli bench-html {input:q} {output:q} > {log:q} 2>&1"
+
+    REPORT_FILES.append("results/report/bench.html")

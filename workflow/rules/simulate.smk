@@ -10,6 +10,8 @@ rule noise_resilience_simulate:
         section=lambda w: config["noise_resilience"],
     log:
         "results/logs/noise_resilience/{optimizer}_{kind}.log",
+    conda:
+        "../../envs/adasde.yaml"
     wildcard_constraints:
         optimizer="|".join(config["noise_resilience"]["optimizers"]),
         kind="optim|sde",
