@@ -41,6 +41,15 @@ figures: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Benchmarks against peers (bench/): writes results/bench.json and prints the table.
+#   make bench               CPU, ~10 minutes on 2 cores   make bench GPU=1   on the GPU
+#   make bench PIPELINE=1    also time `snakemake figures` from scratch + a notebook-only rerun
+PIPELINE ?= 0
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(filter 1,$(GPU)),--device gpu,) \
+		$(if $(filter 1,$(PIPELINE)),--pipeline,) $(BENCH_ARGS)
+
 report: figures
 	$(BIN)/snakemake figures --cores $(CORES) --configfile $(CONFIG) --report report.html
 	@echo "wrote report.html"

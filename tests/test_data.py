@@ -64,6 +64,21 @@ def test_digits_test_fraction():
             data.load_digits(0, test_fraction=bad)
 
 
+def test_n_train_keeps_the_first_rows_of_the_training_split():
+    full, sub = data.load_digits(4), data.load_digits(4, n_train=100, as_images=True)
+    assert sub.n_train == 100 and sub.input_shape == (1, 8, 8)
+    np.testing.assert_array_equal(sub.x_train.reshape(100, 64), full.x_train[:100])
+    np.testing.assert_array_equal(sub.y_train, full.y_train[:100])
+    np.testing.assert_array_equal(sub.x_test.reshape(-1, 64), full.x_test)  # test split kept
+    _assert_same(data.load("digits", 4, n_train=100), data.load_digits(4, n_train=100))
+    bc = data.load_breast_cancer(4, n_train=50)
+    assert bc.n_train == 50 and bc.n_test == data.load_breast_cancer(4).n_test
+    np.testing.assert_allclose(bc.x_train.mean(axis=0), 0.0, atol=1e-5)  # its own statistics
+    for bad in (0, 1349):
+        with pytest.raises(ValueError, match=r"n_train must be in \[1, 1348\]"):
+            data.load_digits(0, n_train=bad)
+
+
 def test_breast_cancer_shapes_and_standardization():
     ds = data.load_breast_cancer(0)
     assert ds.name == "breast_cancer" and ds.n_classes == 2

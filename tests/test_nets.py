@@ -198,6 +198,28 @@ def test_float64_params_under_x64(problems):
             assert all(g.dtype == jnp.float64 for g in jax.tree_util.tree_leaves(grad))
 
 
+@pytest.mark.parametrize("case", [("mlp", "digits"), ("transformer", "sequence")],
+                         ids=["mlp-digits", "transformer-sequence"])
+def test_flatten_problem_same_values_and_gradients(case, problems):
+    from jax.flatten_util import ravel_pytree
+
+    prob = problems[case]
+    flat = nets.flatten_problem(prob)
+    assert flat.params0.shape == (prob.n_params,) and flat.params0.dtype == jnp.float32
+    assert (flat.n_params, flat.n_train, flat.name) == (prob.n_params, prob.n_train, prob.name)
+    v = flat.params0 * 1.1
+    tree = jax.tree_util.tree_map(lambda x: x * 1.1, prob.params0)
+    idx = jnp.arange(7)
+    for f_flat, f_tree in ((flat.loss, prob.loss), (flat.test_loss, prob.test_loss),
+                           (flat.accuracy, prob.accuracy)):
+        np.testing.assert_allclose(f_flat(v), f_tree(tree), rtol=1e-6)
+    np.testing.assert_allclose(flat.minibatch_loss(v, idx), prob.minibatch_loss(tree, idx),
+                               rtol=1e-6)
+    g_flat = jax.grad(flat.loss)(v)
+    g_tree, _ = ravel_pytree(jax.grad(prob.loss)(tree))
+    np.testing.assert_allclose(g_flat, g_tree, rtol=1e-5, atol=1e-7)
+
+
 def test_build_without_network(monkeypatch, datasets):
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")

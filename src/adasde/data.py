@@ -81,7 +81,17 @@ def _split(
     return x[tr], y[tr], x[te], y[te]
 
 
-def load_digits(seed: int, test_fraction: float = 0.25, as_images: bool = False) -> Dataset:
+def _subsample_train(x_tr, y_tr, n_train: int | None):
+    """Keep the first ``n_train`` rows of the (already shuffled) training split; ``None``: all."""
+    if n_train is None:
+        return x_tr, y_tr
+    if not 1 <= n_train <= len(x_tr):
+        raise ValueError(f"n_train must be in [1, {len(x_tr)}] (the training split), got {n_train!r}")
+    return x_tr[:n_train], y_tr[:n_train]
+
+
+def load_digits(seed: int, test_fraction: float = 0.25, as_images: bool = False,
+                n_train: int | None = None) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes).
 
     Pixels (integers 0..16) are scaled to ``[0, 1]``. With the default split this gives 1348
@@ -93,6 +103,8 @@ def load_digits(seed: int, test_fraction: float = 0.25, as_images: bool = False)
         as_images: if True, inputs have shape ``(n, 1, 8, 8)`` (channel-first, for the CNN and
             ResNet); otherwise they are flat, shape ``(n, 64)``. The networks in
             :mod:`adasde.nets` accept either layout.
+        n_train: keep only the first ``n_train`` rows of the shuffled training split (a cheaper
+            full-batch gradient for the conv nets); ``None`` keeps all. The test split is the same.
     """
     raw = sklearn.datasets.load_digits()
     x = (np.asarray(raw.data, dtype=np.float64) / 16.0).astype(np.float32)
@@ -100,10 +112,12 @@ def load_digits(seed: int, test_fraction: float = 0.25, as_images: bool = False)
     if as_images:
         x = x.reshape(-1, 1, 8, 8)
     x_tr, y_tr, x_te, y_te = _split(x, y, seed, test_fraction)
+    x_tr, y_tr = _subsample_train(x_tr, y_tr, n_train)
     return Dataset(x_tr, y_tr, x_te, y_te, n_classes=10, name="digits")
 
 
-def load_breast_cancer(seed: int, test_fraction: float = 0.25) -> Dataset:
+def load_breast_cancer(seed: int, test_fraction: float = 0.25,
+                       n_train: int | None = None) -> Dataset:
     """scikit-learn's bundled Wisconsin breast cancer data (569 rows, 30 features, 2 classes).
 
     Features are standardized with the mean and standard deviation of the training split only
@@ -112,11 +126,14 @@ def load_breast_cancer(seed: int, test_fraction: float = 0.25) -> Dataset:
     Args:
         seed: seed of the train/test shuffle.
         test_fraction: fraction of rows held out for testing.
+        n_train: keep only the first ``n_train`` rows of the shuffled training split (and
+            standardize with their statistics); ``None`` keeps all.
     """
     raw = sklearn.datasets.load_breast_cancer()
     x = np.asarray(raw.data, dtype=np.float64)
     y = np.asarray(raw.target, dtype=np.int32)
     x_tr, y_tr, x_te, y_te = _split(x, y, seed, test_fraction)
+    x_tr, y_tr = _subsample_train(x_tr, y_tr, n_train)
     mean = x_tr.mean(axis=0)
     std = x_tr.std(axis=0)
     std = np.where(std > 0, std, 1.0)

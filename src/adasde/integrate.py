@@ -20,15 +20,14 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from adasde import noise
+
 _tmap = jax.tree_util.tree_map
 
 
 def standard_normal_block(key, like, n: int):
     """Standard normal draws shaped ``(n, *leaf.shape)`` for every leaf of ``like``."""
-    leaves, treedef = jax.tree_util.tree_flatten(like)
-    keys = jax.random.split(key, len(leaves))
-    out = [jax.random.normal(k, (n,) + x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return noise.standard_block("gaussian", key, like, n)
 
 
 def block_key(key, block):

@@ -26,6 +26,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from adasde import integrate
+from adasde import noise as noise_lib
+
 OPTIMIZERS = ("sgd", "signsgd", "rmsprop", "rmspropw", "adam", "adamw")
 
 _tmap = jax.tree_util.tree_map
@@ -130,24 +133,15 @@ def run_optimizer(opt: optax.GradientTransformation, grad, x0, key, *, sigma, n_
     ``n_saves * save_every`` steps (one run; vmap over ``key`` for runs).
 
     ``sigma`` is the effective per-coordinate std of :math:`Z` (Gaussian: already divided by
-    :math:`\sqrt B`; Student-t: the scale of :math:`\Sigma^{1/2} t_\nu`). Noise is drawn per block
+    :math:`\sqrt B`; Student-t: the scale of :math:`\Sigma^{1/2} t_\nu`, ``nu`` may be traced
+    and ``inf`` is the Gaussian limit, :func:`adasde.noise.standard_t`). Noise is drawn per block
     of ``save_every`` steps, exactly as the SDE's Brownian increments
     (:func:`adasde.integrate.scan_blocks`). Returns ``(observations, final (x, opt_state))``.
     """
-    from adasde import integrate  # local import: integrate does not depend on optim
-
     observe = observe or (lambda y: y[0])
 
     def draw(k, n):
-        if noise == "gaussian":
-            return integrate.standard_normal_block(k, x0, n)
-        if noise == "student_t":
-            leaves, treedef = jax.tree_util.tree_flatten(x0)
-            keys = jax.random.split(k, len(leaves))
-            out = [jax.random.t(kk, nu, (n,) + x.shape, x.dtype) for kk, x in zip(keys, leaves,
-                                                                                  strict=True)]
-            return jax.tree_util.tree_unflatten(treedef, out)
-        raise ValueError(f"unknown noise kind {noise!r}; allowed: gaussian, student_t")
+        return noise_lib.standard_block(noise, k, x0, n, nu)
 
     def step(n, y, z):
         x, state = y

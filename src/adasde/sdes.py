@@ -33,6 +33,8 @@ SDE_NAMES = (
     "rmspropw",
     "adam",
     "adamw",
+    "malladi_rmsprop",
+    "malladi_adam",
 )
 
 
@@ -146,6 +148,50 @@ def signsgd_phase3_sde(grad: Callable, eta, sigma) -> SDE:
     return SDE(lambda x0: (x0,), drift, diffusion, _first)
 
 
+def phasewise_expected_sign(y):
+    r"""Lemma 3.4's phase-wise approximation :math:`A(Y)` of :math:`\mathrm{erf}(Y)` (paper.md 2.2
+    [V thresholds, R form, D phase-2 constants]), coordinate by coordinate: :math:`\mathrm{sign}(Y)`
+    for :math:`|Y| \ge 3/2`, :math:`mY + q\,\mathrm{sign}(Y)` for :math:`1 \le |Y| < 3/2`
+    (:func:`adasde.theory.signsgd_phase2_constants`), :math:`(2/\sqrt\pi)Y` for :math:`|Y| < 1`.
+    The jax twin of :func:`adasde.theory.signsgd_phase_approximation`."""
+    from adasde.theory import signsgd_phase2_constants
+
+    m, q = signsgd_phase2_constants()
+    a = jnp.abs(y)
+    s = jnp.sign(y)
+    linear = (2.0 / math.sqrt(math.pi)) * y
+    return jnp.where(a >= 1.5, s, jnp.where(a >= 1.0, m * y + q * s, linear))
+
+
+def signsgd_phasewise_sde(grad: Callable, eta, sigma) -> SDE:
+    r"""The phase-wise approximate SignSGD dynamics of Lemma 3.4 (paper.md 2.2 [V thresholds,
+    R form, D phase-2 constants :math:`m, q`]): the Corollary 3.3 SDE with
+    :math:`\mathrm{Erf}(Y)` replaced, coordinate by coordinate, by the approximation of the phase
+    :math:`Y_i = \Sigma^{-1/2}\nabla f/\sqrt2` is in (:func:`phasewise_expected_sign`):
+
+    .. math:: dX_t = -A(Y_t)\,dt + \sqrt{\eta}\sqrt{(I - \mathrm{diag}(A(Y_t))^2)_+}\,dW_t
+
+    i.e. SignGD (:math:`-\mathrm{sign}\,\nabla f`, no noise) in Phase 1, the linear interpolation
+    in Phase 2 and the Phase-3 SDE :math:`-\sqrt{2/\pi}\Sigma^{-1/2}\nabla f\,dt + \dots` in
+    Phase 3. The radicand is clipped at 0 (it is negative for :math:`2/\sqrt\pi \cdot |Y| > 1`,
+    near the Phase 2/3 boundary), as in :func:`signsgd_phase3_sde`. With batch B,
+    :math:`\Sigma^{-1/2} \to \sqrt B\Sigma^{-1/2}` is folded into ``sigma``.
+    """
+    root2 = math.sqrt(2.0)
+
+    def approx(y):
+        return _tmap(lambda g, s: phasewise_expected_sign(g / (root2 * s)), grad(y[0]),
+                     _bcast(sigma, y[0]))
+
+    def drift(t, y):
+        return (_tmap(jnp.negative, approx(y)),)
+
+    def diffusion(t, y):
+        return (_tmap(lambda e: jnp.sqrt(eta * jnp.clip(1.0 - e * e, 0.0)), approx(y)),)
+
+    return SDE(lambda x0: (x0,), drift, diffusion, _first)
+
+
 # --------------------------------------------------------------------------------------------
 # RMSprop(W) and Adam(W): Compagnoni et al.
 # --------------------------------------------------------------------------------------------
@@ -249,9 +295,138 @@ def adamw_sde(grad: Callable, eta, beta1, beta2, sigma, eps=0.0, theta=0.0, v0=0
     return SDE(init, drift, diffusion, _first)
 
 
+# --------------------------------------------------------------------------------------------
+# RMSprop and Adam: Malladi et al. (NeurIPS 2022), converted to our time t = k * eta
+# --------------------------------------------------------------------------------------------
+def malladi_rmsprop_sde(grad: Callable, eta, beta2, sigma, eps=0.0, theta=0.0, v0=0.0,
+                        v_lookahead: bool = True) -> SDE:
+    r"""Malladi et al.'s RMSprop SDE (their Def. 4.1; paper.md 2.5 [R]) in our time units
+    (derivation: docs/theory.md, "Malladi et al.'s SDEs in our time units").
+
+    Native form, time :math:`\tau = k\eta^2`, noise :math:`\sigma_M z` with
+    :math:`\mathrm{Cov}\,z = \Sigma_M`, :math:`\sigma_0 = \sigma_M\eta`, :math:`\epsilon_0 =
+    \epsilon\eta`, :math:`c_2 = (1-\beta_2)/\eta^2`:
+
+    .. math::
+        dX_\tau = -P_\tau^{-1}(\nabla f\,d\tau + \sigma_0\Sigma_M^{1/2} dW_\tau), \quad
+        du_\tau = c_2(\mathrm{diag}\,\Sigma_M - u_\tau)\,d\tau, \quad
+        P_\tau = \sigma_0\,\mathrm{diag}(u_\tau)^{1/2} + \epsilon_0 I.
+
+    With :math:`\tau = \eta t`, :math:`W_{\eta t} \overset{d}{=} \sqrt\eta\,W'_t`, and the
+    state :math:`V = \sigma_M^2 u` in the optimizer's units of :math:`v_k` (so that
+    :math:`P_\tau = \eta(\sqrt{V} + \epsilon)`) this is, with :math:`\rho_2 = (1-\beta_2)/\eta`
+    and :math:`\Sigma = \sigma_M^2\Sigma_M` (``sigma`` is :math:`\Sigma^{1/2}`):
+
+    .. math::
+        dX_t &= -P_t^{-1}\left(\nabla f(X_t)\,dt + \sqrt{\eta}\,\Sigma^{1/2} dW_t\right)
+                - \theta X_t\,dt \\
+        dV_t &= \rho_2\left(\mathrm{diag}\,\Sigma - V_t\right) dt, \qquad
+        P_t = \mathrm{diag}(\tilde V_t)^{1/2} + \epsilon I
+
+    i.e. :func:`rmspropw_sde` *without* :math:`(\nabla f)^2` in the :math:`V`-drift: the
+    preconditioner sees only the noise. One Euler-Maruyama step with :math:`\Delta t = \eta` is
+    the native step with :math:`\Delta\tau = \eta^2`, i.e. one optimizer step.
+    Malladi et al. have no weight decay: ``theta`` > 0 adds the decoupled :math:`-\theta X_t\,dt`
+    of :func:`rmspropw_sde` (**our extension**, so that the SDE can be set beside RMSpropW).
+    ``v_lookahead`` (default) uses :math:`\tilde V_t = V_t + \eta\rho_2(\mathrm{diag}\Sigma -
+    V_t)`, the same :math:`O(\eta)` start-up convention as :func:`rmspropw_sde`, which keeps
+    :math:`P_0` finite at :math:`V_0 = 0`, :math:`\epsilon = 0`.
+    """
+    rho2 = (1.0 - beta2) / eta
+
+    def precond(y):
+        x, v = y
+        s = _bcast(sigma, x)
+        if v_lookahead:
+            v = _tmap(lambda vi, si: vi + eta * rho2 * (si * si - vi), v, s)
+        return s, _tmap(lambda vi: jnp.sqrt(jnp.clip(vi, 0.0)) + eps, v)
+
+    def drift(t, y):
+        x, v = y
+        s, p = precond(y)
+        dx = _tmap(lambda gi, pi, xi: -gi / pi - theta * xi, grad(x), p, x)
+        dv = _tmap(lambda si, vi: rho2 * (si * si - vi), s, v)
+        return (dx, dv)
+
+    def diffusion(t, y):
+        s, p = precond(y)
+        return (_tmap(lambda si, pi: jnp.sqrt(eta) * si / pi, s, p), None)
+
+    def init(x0):
+        return (x0, _tmap(lambda xi: jnp.full_like(xi, v0), x0))
+
+    return SDE(init, drift, diffusion, _first)
+
+
+def malladi_adam_sde(grad: Callable, eta, beta1, beta2, sigma, eps=0.0, theta=0.0, v0=0.0,
+                     v_lookahead: bool = True) -> SDE:
+    r"""Malladi et al.'s Adam SDE (their Def. 4.4; paper.md 2.5 [R]) in our time units
+    (derivation: docs/theory.md, "Malladi et al.'s SDEs in our time units").
+
+    Native form, :math:`\tau = k\eta^2`, :math:`c_i = (1-\beta_i)/\eta^2`,
+    :math:`\gamma_i(\tau) = 1 - e^{-c_i\tau}`:
+
+    .. math::
+        dX_\tau = -\frac{\sqrt{\gamma_2}}{\gamma_1}P_\tau^{-1} m_\tau\,d\tau, \quad
+        dm_\tau = c_1(\nabla f - m_\tau)\,d\tau + \sigma_0 c_1\Sigma_M^{1/2} dW_\tau, \quad
+        du_\tau = c_2(\mathrm{diag}\,\Sigma_M - u_\tau)\,d\tau, \quad
+        P_\tau = \sigma_0\,\mathrm{diag}(u_\tau)^{1/2} + \epsilon_0\sqrt{\gamma_2}\,I.
+
+    With :math:`\tau = \eta t`, :math:`V = \sigma_M^2 u`, :math:`\rho_i = (1-\beta_i)/\eta`
+    (so :math:`c_i\tau = \rho_i t`, and :math:`\sigma_0 c_1\sqrt\eta = \sqrt\eta\rho_1\sigma_M`):
+
+    .. math::
+        dX_t &= -\frac{\sqrt{\gamma_2(t)}}{\gamma_1(t)} P_t^{-1} M_t\,dt - \theta X_t\,dt \\
+        dM_t &= \rho_1(\nabla f(X_t) - M_t)\,dt + \sqrt{\eta}\,\rho_1\,\Sigma^{1/2} dW_t \\
+        dV_t &= \rho_2\left(\mathrm{diag}\,\Sigma - V_t\right) dt, \qquad
+        P_t = \mathrm{diag}(\tilde V_t)^{1/2} + \epsilon\sqrt{\gamma_2(t)}\, I
+
+    i.e. :func:`adamw_sde` without eq. (2)'s look-ahead on :math:`M` and without
+    :math:`(\nabla f)^2` in the :math:`V`-drift. ``theta`` > 0 adds :math:`-\theta X_t\,dt`
+    (**our extension**; Malladi et al. have no decoupled weight decay). As in
+    :func:`adamw_sde`, the bias corrections are evaluated at :math:`t + \eta` and ``v_lookahead``
+    uses :math:`\tilde V_t = V_t + \eta\rho_2(\mathrm{diag}\Sigma - V_t)` (:math:`O(\eta)` start-up
+    conventions that keep the :math:`t = 0` drift finite).
+    """
+    rho1 = (1.0 - beta1) / eta
+    rho2 = (1.0 - beta2) / eta
+
+    def drift(t, y):
+        x, m, v = y
+        s = _bcast(sigma, x)
+        g = grad(x)
+        tt = t + eta
+        gam1 = 1.0 - jnp.exp(-rho1 * tt)
+        gam2 = 1.0 - jnp.exp(-rho2 * tt)
+        vt = v
+        if v_lookahead:
+            vt = _tmap(lambda vi, si: vi + eta * rho2 * (si * si - vi), v, s)
+
+        def dx_leaf(mi, vi, xi):
+            p = jnp.sqrt(jnp.clip(vi, 0.0)) + eps * jnp.sqrt(gam2)
+            return -(jnp.sqrt(gam2) / gam1) * mi / p - theta * xi
+
+        dx = _tmap(dx_leaf, m, vt, x)
+        dm = _tmap(lambda gi, mi: rho1 * (gi - mi), g, m)
+        dv = _tmap(lambda si, vi: rho2 * (si * si - vi), s, v)
+        return (dx, dm, dv)
+
+    def diffusion(t, y):
+        s = _bcast(sigma, y[0])
+        return (None, _tmap(lambda si: jnp.sqrt(eta) * rho1 * si, s), None)
+
+    def init(x0):
+        zeros = _tmap(jnp.zeros_like, x0)
+        return (x0, zeros, _tmap(lambda xi: jnp.full_like(xi, v0), x0))
+
+    return SDE(init, drift, diffusion, _first)
+
+
 def make(name: str, grad: Callable, hp: dict, sigma, noise: str = "gaussian", nu=None) -> SDE:
     """Build SDE ``name`` (one of :data:`SDE_NAMES`) for hyper-parameters ``hp`` (eta, beta1,
-    beta2, eps, theta) and effective noise std ``sigma``."""
+    beta2, eps, theta) and effective noise std ``sigma``. ``malladi_rmsprop`` and
+    ``malladi_adam`` take ``theta`` from ``hp`` (default 0; > 0 is our decoupled-decay extension).
+    """
     eta = hp["eta"]
     if noise != "gaussian" and name != "signsgd":
         raise ValueError(f"SDE {name!r} supports Gaussian noise only; got noise {noise!r}")
@@ -267,4 +442,10 @@ def make(name: str, grad: Callable, hp: dict, sigma, noise: str = "gaussian", nu
     if name in ("adam", "adamw"):
         theta = hp.get("theta", 0.0) if name == "adamw" else 0.0
         return adamw_sde(grad, eta, hp["beta1"], hp["beta2"], sigma, hp.get("eps", 0.0), theta)
+    if name == "malladi_rmsprop":
+        return malladi_rmsprop_sde(grad, eta, hp["beta2"], sigma, hp.get("eps", 0.0),
+                                   hp.get("theta", 0.0))
+    if name == "malladi_adam":
+        return malladi_adam_sde(grad, eta, hp["beta1"], hp["beta2"], sigma, hp.get("eps", 0.0),
+                                hp.get("theta", 0.0))
     raise ValueError(f"unknown SDE {name!r}; allowed: {', '.join(SDE_NAMES)}")

@@ -13,6 +13,10 @@ try:
 except adasde_config.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
+# The `gpu` resource of every simulation/training job (config key gpus_per_job, default 1):
+# the GPU profile caps concurrent GPU jobs with it; CPU cluster profiles set it to 0.
+GPUS_PER_JOB = config["gpus_per_job"]
+
 # FIGURES[name] = {"notebook": path, "data": [artifact paths], "params": {papermill params}}
 # One notebook job per figure name (several names may share a notebook file with other params).
 # Each simulation section registers its figures in simulate.smk / train.smk; figures.smk runs
@@ -57,13 +61,17 @@ def print_claims_summary(path):
         print(adasde_claims.summary(adasde_claims.read_numbers(path)), flush=True)
 
 
-def papermill_params(wildcards):
-    """The ``-p name value`` arguments of a figure's notebook."""
+def papermill_params(wildcards, output):
+    """The ``-p name value`` arguments of a figure's notebook. The folders come from the job's
+    own output paths, so they are right under a storage provider too (e.g. Kubernetes).
+    """
+    import os
+
     spec = FIGURES[wildcards.figure]
     params = {
         "figure": wildcards.figure,
-        "results_dir": f"results/{wildcards.figure}",
-        "figures_dir": "figures",
+        "results_dir": os.path.dirname(output.numbers),
+        "figures_dir": os.path.dirname(output.pdf),
         **spec["params"],
     }
     return " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in params.items())

@@ -6,17 +6,17 @@ rule noise_resilience_simulate:
     output:
         npz="results/noise_resilience/{optimizer}_{kind}.npz",
         meta="results/noise_resilience/{optimizer}_{kind}.meta.json",
-    params:
-        section=lambda w: config["noise_resilience"],
     log:
         "results/logs/noise_resilience/{optimizer}_{kind}.log",
-    conda:
-        "../../envs/adasde.yaml"
     wildcard_constraints:
         optimizer="|".join(config["noise_resilience"]["optimizers"]),
         kind="optim|sde",
+    conda:
+        "../../envs/adasde.yaml"
     resources:
-        gpu=1,
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["noise_resilience"],
     script:
         "../scripts/noise_resilience_simulate.py"
 
@@ -29,4 +29,178 @@ register_figure(
         optimizer=config["noise_resilience"]["optimizers"],
         kind=["optim", "sde"],
     ),
+)
+
+
+# ---------------------------------------------------------------- scaling
+rule scaling_grid_simulate:
+    output:
+        npz="results/scaling_beta_grid/adamw_{kind}.npz",
+        meta="results/scaling_beta_grid/adamw_{kind}.meta.json",
+    log:
+        "results/logs/scaling_beta_grid/adamw_{kind}.log",
+    wildcard_constraints:
+        kind="optim|sde",
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["scaling"],
+    script:
+        "../scripts/scaling_grid_simulate.py"
+
+
+rule scaling_curves_simulate:
+    output:
+        npz="results/scaling_curves/{optimizer}.npz",
+        meta="results/scaling_curves/{optimizer}.meta.json",
+    log:
+        "results/logs/scaling_curves/{optimizer}.log",
+    wildcard_constraints:
+        optimizer="|".join(config["scaling"]["curves"]["rules"]),
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["scaling"],
+    script:
+        "../scripts/scaling_curves_simulate.py"
+
+
+register_figure(
+    "scaling_beta_grid",
+    "notebooks/scaling_beta_grid.ipynb",
+    expand("results/scaling_beta_grid/adamw_{kind}.npz", kind=["optim", "sde"]),
+)
+register_figure(
+    "scaling_curves",
+    "notebooks/scaling_curves.ipynb",
+    expand(
+        "results/scaling_curves/{optimizer}.npz",
+        optimizer=config["scaling"]["curves"]["rules"],
+    ),
+)
+
+
+# ---------------------------------------------------------------- bounds
+rule bounds_simulate:
+    output:
+        npz="results/bounds/{optimizer}_{kind}.npz",
+        meta="results/bounds/{optimizer}_{kind}.meta.json",
+    log:
+        "results/logs/bounds/{optimizer}_{kind}.log",
+    wildcard_constraints:
+        optimizer="|".join(config["bounds"]["optimizers"]),
+        kind="optim|sde",
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["bounds"],
+    script:
+        "../scripts/bounds_simulate.py"
+
+
+register_figure(
+    "bounds",
+    "notebooks/bounds.ipynb",
+    expand(
+        "results/bounds/{optimizer}_{kind}.npz",
+        optimizer=config["bounds"]["optimizers"],
+        kind=["optim", "sde"],
+    ),
+)
+
+
+# ---------------------------------------------------------------- stationary
+rule stationary_simulate:
+    output:
+        npz="results/stationary/{optimizer}_{kind}.npz",
+        meta="results/stationary/{optimizer}_{kind}.meta.json",
+    log:
+        "results/logs/stationary/{optimizer}_{kind}.log",
+    wildcard_constraints:
+        optimizer="|".join(config["stationary"]["optimizers"]),
+        kind="optim|sde",
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["stationary"],
+    script:
+        "../scripts/stationary_simulate.py"
+
+
+register_figure(
+    "stationary",
+    "notebooks/stationary.ipynb",
+    expand(
+        "results/stationary/{optimizer}_{kind}.npz",
+        optimizer=config["stationary"]["optimizers"],
+        kind=["optim", "sde"],
+    ),
+)
+
+
+# ---------------------------------------------------------------- signsgd_phases
+rule signsgd_phases_simulate:
+    output:
+        npz="results/signsgd_phases/{kind}.npz",
+        meta="results/signsgd_phases/{kind}.meta.json",
+    log:
+        "results/logs/signsgd_phases/{kind}.log",
+    wildcard_constraints:
+        kind="optim|sde|phasewise",
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["signsgd_phases"],
+    script:
+        "../scripts/signsgd_phases_simulate.py"
+
+
+register_figure(
+    "signsgd_phases",
+    "notebooks/signsgd_phases.ipynb",
+    expand(
+        "results/signsgd_phases/{kind}.npz",
+        kind=["optim", "sde", "phasewise"],
+    ),
+)
+
+
+# ---------------------------------------------------------------- heavy_tails
+rule heavy_tails_simulate:
+    output:
+        npz="results/heavy_tails/{optimizer}_{kind}.npz",
+        meta="results/heavy_tails/{optimizer}_{kind}.meta.json",
+    log:
+        "results/logs/heavy_tails/{optimizer}_{kind}.log",
+    wildcard_constraints:
+        optimizer="sgd|signsgd",
+        kind="optim|sde",
+    conda:
+        "../../envs/adasde.yaml"
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        section=lambda w: config["heavy_tails"],
+    script:
+        "../scripts/heavy_tails_simulate.py"
+
+
+register_figure(
+    "heavy_tails",
+    "notebooks/heavy_tails.ipynb",
+    [
+        "results/heavy_tails/sgd_optim.npz",
+        "results/heavy_tails/signsgd_optim.npz",
+        "results/heavy_tails/signsgd_sde.npz",
+    ],
 )

@@ -44,10 +44,10 @@ def hp_grid(hp: dict, n: int, dtype) -> dict:
 
 
 @partial(jax.jit, static_argnames=("name", "kind", "runs", "n_saves", "save_every", "substeps",
-                                   "noise", "progress"))
+                                   "noise", "progress", "save_x", "moments_from"))
 def simulate(lam, x0, hp, sigma, key, *, name: str, kind: str, runs: int, n_saves: int,
              save_every: int, substeps: int = 1, noise: str = "gaussian", nu=None,
-             progress: str | None = None):
+             progress: str | None = None, save_x: bool = False, moments_from: int | None = None):
     """Run optimizer or SDE ``name`` on :math:`f = \\tfrac12\\sum\\lambda_i x_i^2` for every
     grid point ``g`` (``hp[k][g]``, effective noise std ``sigma[g]``, scalar or per coordinate)
     and ``runs`` independent runs/paths.
@@ -56,25 +56,41 @@ def simulate(lam, x0, hp, sigma, key, *, name: str, kind: str, runs: int, n_save
     Returns ``{"loss": (G, R, n_saves + 1), "x_final": (G, R, d)}``; time ``t = k * eta`` at
     step ``k = j * save_every`` for saved index ``j``. The SDE takes ``substeps`` Euler-Maruyama
     steps of ``dt = eta / substeps`` per optimizer step.
+
+    Optional outputs (both off by default; the returned keys above are unchanged):
+
+    * ``save_x``: also ``"x"`` (G, R, n_saves + 1, d), the iterate at every saved time.
+    * ``moments_from`` (a step index :math:`k_0 < N`, :math:`N` = ``n_saves * save_every``):
+      also ``"x_mean"`` and ``"x2_mean"`` (G, R, d), the time averages
+      :math:`\\frac{1}{N-k_0}\\sum_{k=k_0}^{N-1} x_k` and the same of :math:`x_k^2`, accumulated
+      at every step inside the same scan (the SDE: :math:`\\frac{1}{(N-k_0)\\eta}
+      \\int_{k_0\\eta}^{N\\eta} X_t\\,dt` on its Euler-Maruyama grid).
     """
     q = Quadratic(lam)
 
     def observe_x(x):
-        return q.loss(x)
+        return (q.loss(x), x) if save_x else q.loss(x)
 
     def one(hp_g, sigma_g, k):
         if kind == "optim":
             opt = optim.make(name, hp_g)
-            obs, (x, _) = optim.run_optimizer(
+            if moments_from is not None:
+                opt = _accumulate_moments(opt, moments_from)
+            obs, (x, state) = optim.run_optimizer(
                 opt, q.grad, x0, k, sigma=sigma_g, n_saves=n_saves, save_every=save_every,
                 observe=lambda y: observe_x(y[0]), noise=noise, nu=nu, progress=progress)
-            return obs, x
+            sums = state[2:] if moments_from is not None else ()
+            return obs, x, sums
         sde = sdes.make(name, q.grad, hp_g, sigma_g, noise=noise, nu=nu)
+        if moments_from is not None:
+            # half a sub-step early, so that rounding of n * dt cannot drop step k0
+            sde = _accumulate_moments_sde(sde, (moments_from - 0.5 / substeps) * hp_g["eta"])
         obs, y = integrate.euler_maruyama(
             sde, x0, k, dt=hp_g["eta"] / substeps, n_saves=n_saves,
             save_every=save_every * substeps, observe=lambda y: observe_x(y[0]),
             progress=progress)
-        return obs, y[0]
+        sums = y[-2:] if moments_from is not None else ()
+        return obs, y[0], tuple(s / hp_g["eta"] for s in sums)
 
     G = sigma.shape[0]
     keys = jax.random.split(key, G * runs).reshape(G, runs)
@@ -82,14 +98,62 @@ def simulate(lam, x0, hp, sigma, key, *, name: str, kind: str, runs: int, n_save
     def per_grid(hp_g, sigma_g, keys_g):
         return jax.vmap(lambda k: one(hp_g, sigma_g, k))(keys_g)
 
-    loss, x_final = jax.vmap(per_grid)(hp, sigma, keys)
-    return {"loss": loss, "x_final": x_final}
+    obs, x_final, sums = jax.vmap(per_grid)(hp, sigma, keys)
+    out = {"loss": obs[0] if save_x else obs, "x_final": x_final}
+    if save_x:
+        out["x"] = obs[1]
+    if moments_from is not None:
+        n = n_saves * save_every - moments_from
+        out["x_mean"], out["x2_mean"] = sums[0] / n, sums[1] / n
+    return out
+
+
+def _accumulate_moments(opt, k0: int):
+    """Wrap ``opt`` so that its state also sums :math:`x_k` and :math:`x_k^2` over steps
+    :math:`k \\ge k_0` (``update`` sees :math:`x_k` as ``params``); state ``(inner, k, s1, s2)``."""
+    import optax
+
+    def init(params):
+        zeros = jnp.zeros_like(params)
+        return (opt.init(params), jnp.zeros([], jnp.int32), zeros, zeros)
+
+    def update(g, state, params=None):
+        inner, k, s1, s2 = state
+        u, inner = opt.update(g, inner, params)
+        w = (k >= k0).astype(params.dtype)
+        return u, (inner, k + 1, s1 + w * params, s2 + w * params * params)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _accumulate_moments_sde(sde, t0):
+    """Augment ``sde`` with two noiseless components whose drifts are :math:`X_t` and
+    :math:`X_t^2` for :math:`t \\ge t_0`, so Euler-Maruyama sums them times ``dt``."""
+
+    def init(x0):
+        zeros = jnp.zeros_like(x0)
+        return (*sde.init(x0), zeros, zeros)
+
+    def drift(t, y):
+        x = y[0]
+        w = (t >= t0).astype(x.dtype)
+        return (*sde.drift(t, y[:-2]), w * x, w * x * x)
+
+    def diffusion(t, y):
+        return (*sde.diffusion(t, y[:-2]), None, None)
+
+    return sdes.SDE(init, drift, diffusion, sde.position)
 
 
 def run(lam, x0, hp: dict, sigma, key, *, name, kind, runs, n_saves, save_every, substeps=1,
-        noise="gaussian", nu=None, dtype=jnp.float32, log=print) -> tuple[dict, float]:
+        noise="gaussian", nu=None, dtype=jnp.float32, log=print, save_x=False,
+        moments_from=None) -> tuple[dict, float]:
     """Host wrapper of :func:`simulate`: casts inputs, logs what runs and how long it took, and
-    returns numpy arrays plus the wall time in seconds (compilation included)."""
+    returns numpy arrays plus the wall time in seconds (compilation included). ``save_x`` and
+    ``moments_from`` are passed to :func:`simulate`."""
+    if moments_from is not None and not 0 <= moments_from < n_saves * save_every:
+        raise ValueError(f"moments_from must be a step index in [0, {n_saves * save_every}), "
+                         f"got {moments_from}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     sigma = jnp.asarray(sigma, dtype)
@@ -103,7 +167,8 @@ def run(lam, x0, hp: dict, sigma, key, *, name, kind, runs, n_saves, save_every,
     t0 = time.perf_counter()
     out = simulate(lam, x0, hp, sigma, key, name=name, kind=kind, runs=runs, n_saves=n_saves,
                    save_every=save_every, substeps=substeps, noise=noise, nu=nu,
-                   progress=f"{kind} {name}")
+                   progress=f"{kind} {name}", save_x=bool(save_x),
+                   moments_from=None if moments_from is None else int(moments_from))
     out = {k: np.asarray(v) for k, v in jax.block_until_ready(out).items()}
     wall = time.perf_counter() - t0
     bad = ~np.isfinite(out["loss"][..., -1])

@@ -1,0 +1,288 @@
+r"""SDE integration throughput: our integrator against diffrax and against the RNG-only bound.
+
+One case (an SDE and sizes) runs in one process: ``python -m bench.sde --sde signsgd --size base
+--json out.json``. Every contender integrates the same SDE on the diagonal quadratic
+:math:`f = \tfrac12\sum_i\lambda_i x_i^2` (``lambda = linspace(0.5, 2, d)``, :math:`x_0 = 1`)
+for ``paths`` paths of ``steps`` Euler-Maruyama steps of :math:`\Delta t = \eta = 2^{-7}`
+(exact in float32, so diffrax's constant step lands on the same grid), float32, saving the loss
+every ``save_every`` steps:
+
+* ours: :func:`adasde.experiments.quadratic.simulate` (``kind="sde"``), the program the
+  pipeline runs (blocks of ``save_every`` steps, increments drawn once per block);
+* diffrax 0.7: ``diffeqsolve`` with ``Euler``, ``MultiTerm(ODETerm, ControlTerm)`` (SignSGD: a
+  ``lineax.DiagonalLinearOperator``; AdamW: a ``lineax.FunctionLinearOperator`` putting the
+  noise on :math:`M` only), ``ConstantStepSize``, ``SaveAt(ts=..., fn=loss)`` on the same grid,
+  ``ForwardMode`` adjoint (no backpropagation needed), ``vmap`` over paths; Brownian motion from
+  ``UnsafeBrownianPath`` (one draw per step) or ``VirtualBrownianTree`` (``tol = dt / 2``);
+* the RNG-only bound: the very increments ours draws (same keys, same
+  :func:`adasde.integrate.standard_normal_block` calls, same blocks), summed per block and
+  nothing else; and, for information, the same number of draws made one step at a time (the
+  pattern of ``UnsafeBrownianPath``).
+
+SDEs: SignSGD with Gaussian noise (the erf drift of Corollary 3.3, paper.md 2.2) with
+:math:`\sigma = 1`, and AdamW (poster eq. (2), paper.md 2.4) with :math:`\beta = (0.9, 0.999)`,
+:math:`\epsilon = 0`, :math:`\theta = 1`, :math:`\sigma = 1`. Work is counted in
+path-coordinate-steps, ``paths * d * steps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+from bench.common import compile_aot, device_name, record, time_interleaved
+
+ETA = 2.0**-7
+SDES = ("signsgd", "adamw")
+HP = {
+    "signsgd": {"eta": ETA},
+    "adamw": {"eta": ETA, "beta1": 0.9, "beta2": 0.999, "eps": 0.0, "theta": 1.0},
+}
+# Sizes per profile. "base" is the issue's case; "large" the larger one (on a CPU its steps are
+# cut so that the default `make bench` fits in ~10 minutes on 2 cores). VirtualBrownianTree
+# costs ~40 draws per step, so it runs on the base case only, once.
+SIZES = {
+    "cpu": {
+        "base": {"d": 100, "paths": 1000, "steps": 2000, "save_every": 100, "repeats": 3,
+                 "peers": ("ubp", "vbt", "rng", "rng_step")},
+        "large": {"d": 1000, "paths": 1000, "steps": 500, "save_every": 100, "repeats": 2,
+                  "peers": ("ubp", "rng", "rng_step")},
+    },
+    "gpu": {
+        "base": {"d": 100, "paths": 1000, "steps": 2000, "save_every": 100, "repeats": 5,
+                 "peers": ("ubp", "vbt", "rng", "rng_step")},
+        "large": {"d": 1000, "paths": 10000, "steps": 2000, "save_every": 100, "repeats": 3,
+                  "peers": ("ubp", "rng", "rng_step")},
+    },
+    "quick": {
+        "base": {"d": 4, "paths": 8, "steps": 20, "save_every": 5, "repeats": 1,
+                 "peers": ("ubp", "vbt", "rng", "rng_step")},
+        "large": {"d": 8, "paths": 8, "steps": 20, "save_every": 5, "repeats": 1,
+                  "peers": ("ubp", "rng", "rng_step")},
+    },
+}
+PEER_LABELS = {
+    "ubp": "diffrax Euler, UnsafeBrownianPath",
+    "vbt": "diffrax Euler, VirtualBrownianTree",
+    "rng": "RNG only, our draws",
+    "rng_step": "RNG only, one draw per step",
+}
+TARGETS = {"ubp": 3.0, "rng": 0.7}
+
+
+def problem(d: int):
+    import jax.numpy as jnp
+
+    from adasde.problems import Quadratic
+
+    lam = jnp.linspace(0.5, 2.0, d, dtype=jnp.float32)
+    return Quadratic(lam), jnp.ones(d, jnp.float32)
+
+
+def ours(sde_name: str, d: int, paths: int, steps: int, save_every: int):
+    """Our program and its arguments: ``quadratic.simulate`` on one grid point."""
+    import jax
+    import jax.numpy as jnp
+
+    from adasde.experiments import quadratic
+
+    q, x0 = problem(d)
+    hp = quadratic.hp_grid(HP[sde_name], 1, jnp.float32)
+    sigma = jnp.ones((1,), jnp.float32)
+
+    def fn(lam, x0, hp, sigma, key):
+        out = quadratic.simulate(lam, x0, hp, sigma, key, name=sde_name, kind="sde", runs=paths,
+                                 n_saves=steps // save_every, save_every=save_every)
+        return out["loss"][0]
+
+    return fn, (q.lam, x0, hp, sigma, jax.random.key(0))
+
+
+def diffrax_peer(sde_name: str, d: int, paths: int, steps: int, save_every: int, brownian: str):
+    """diffrax's Euler on the same SDE (drift and diffusion from :mod:`adasde.sdes`)."""
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+    import lineax as lx
+
+    from adasde import sdes
+
+    q, x0 = problem(d)
+    hp = HP[sde_name]
+    if sde_name == "signsgd":
+        sde = sdes.signsgd_sde(q.grad, hp["eta"], 1.0)
+        y0 = x0  # state: the array x itself, so the diffusion is a DiagonalLinearOperator
+
+        def drift(t, y, args):
+            return sde.drift(t, (y,))[0]
+
+        def diffusion(t, y, args):
+            return lx.DiagonalLinearOperator(sde.diffusion(t, (y,))[0])
+
+        def loss(t, y, args):
+            return q.loss(y)
+    else:
+        sde = sdes.adamw_sde(q.grad, hp["eta"], hp["beta1"], hp["beta2"], 1.0, hp["eps"],
+                             hp["theta"])
+        y0 = sde.init(x0)  # (x, m, v); only m is driven by W (shaped like x)
+        w_struct = jax.ShapeDtypeStruct((d,), jnp.float32)
+
+        def drift(t, y, args):
+            return sde.drift(t, y)
+
+        def diffusion(t, y, args):
+            g = sde.diffusion(t, y)
+
+            def mv(w):
+                return tuple(jnp.zeros_like(w) if gi is None else gi * w for gi in g)
+
+            return lx.FunctionLinearOperator(mv, w_struct)
+
+        def loss(t, y, args):
+            return q.loss(y[0])
+
+    n_saves = steps // save_every
+    ts = (np.arange(n_saves + 1) * save_every * ETA).astype(np.float32)
+    t1 = float(ts[-1])
+
+    def solve(key):
+        if brownian == "ubp":
+            bm = diffrax.UnsafeBrownianPath(shape=(d,), key=key)
+        else:
+            bm = diffrax.VirtualBrownianTree(0.0, t1, tol=ETA / 2, shape=(d,), key=key)
+        terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
+        sol = diffrax.diffeqsolve(terms, diffrax.Euler(), 0.0, t1, dt0=ETA, y0=y0,
+                                  saveat=diffrax.SaveAt(ts=ts, fn=loss), max_steps=steps + 1,
+                                  adjoint=diffrax.ForwardMode())
+        return sol.ys, sol.stats["num_steps"]
+
+    def fn(key):
+        return jax.vmap(solve)(jax.random.split(key, paths))
+
+    return fn, (jax.random.key(1),)
+
+
+def rng_peer(d: int, paths: int, steps: int, save_every: int, per_step: bool):
+    """Draw the Gaussian increments only. ``per_step=False``: exactly ours (the keys of
+    ``quadratic.simulate`` for one grid point, ``fold_in`` per block, one
+    ``standard_normal_block`` of ``save_every`` steps per block); ``True``: one draw of ``d``
+    numbers per step (``fold_in`` per step), as ``UnsafeBrownianPath`` does. Each draw is added
+    elementwise into a carry of its own shape (summed once after the loop) so that nothing is
+    dead code; summing a block inside the loop would fuse the generator into a reduction, which
+    XLA's CPU backend compiles to slower code than the draws alone."""
+    import jax
+    import jax.numpy as jnp
+
+    from adasde import integrate
+
+    _, x0 = problem(d)
+    n_saves = steps // save_every
+
+    def one_path(k):
+        def block(c, b):
+            if per_step:
+                def step(c, i):
+                    z = jax.random.normal(jax.random.fold_in(k, b * save_every + i), x0.shape,
+                                          x0.dtype)
+                    return c + z, None
+
+                return jax.lax.scan(step, c, jnp.arange(save_every))[0], None
+            z = integrate.standard_normal_block(integrate.block_key(k, b), x0, save_every)
+            return c + z, None
+
+        c0 = jnp.zeros(x0.shape if per_step else (save_every, *x0.shape), x0.dtype)
+        c = jax.lax.scan(block, c0, jnp.arange(n_saves))[0]
+        return c if per_step else c.sum(0)
+
+    def fn(key):
+        keys = jax.random.split(key, paths).reshape(1, paths)
+        return jax.vmap(jax.vmap(one_path))(keys)
+
+    return fn, (jax.random.key(0),)
+
+
+def _mean_se(loss_final):
+    v = np.asarray(loss_final, np.float64)
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(max(v.size, 1)))
+
+
+def run_case(sde_name: str, size: str, profile: str = "cpu", spec: dict | None = None
+             ) -> list[dict]:
+    """Time ours and every peer of one case (sizes ``SIZES[profile][size]`` unless ``spec``
+    gives them); return its records."""
+    import jax
+
+    spec = spec or SIZES[profile][size]
+    d, paths, steps, se = spec["d"], spec["paths"], spec["steps"], spec["save_every"]
+    work = float(paths) * d * steps
+    dev = device_name()
+    label = f"{sde_name} SDE d={d} paths={paths} steps={steps}"
+
+    progs = {"ours": ours(sde_name, d, paths, steps, se)}
+    for p in spec["peers"]:
+        if p in ("ubp", "vbt"):
+            progs[p] = diffrax_peer(sde_name, d, paths, steps, se, p)
+        else:
+            progs[p] = rng_peer(d, paths, steps, se, per_step=(p == "rng_step"))
+    compiled, compile_s = {}, {}
+    for k, (fn, args) in progs.items():
+        compiled[k], compile_s[k] = compile_aot(fn, *args)
+
+    # time: the cheap contenders interleaved; VirtualBrownianTree alone, once, no warm-up
+    fast = {k: (compiled[k], progs[k][1]) for k in progs if k != "vbt"}
+    times = time_interleaved(fast, repeats=spec["repeats"], warmup=1)
+    outputs = {k: compiled[k](*progs[k][1]) for k in ("ours", "ubp") if k in compiled}
+    if "vbt" in progs:
+        t0, c0 = time.perf_counter(), time.process_time()
+        outputs["vbt"] = jax.block_until_ready(compiled["vbt"](*progs["vbt"][1]))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        times["vbt"] = {"min_s": wall, "median_s": wall, "cpu_s": cpu, "repeats": 1}
+
+    # correctness: ours and diffrax sample the same law; compare the final mean loss
+    m_ours, se_ours = _mean_se(np.asarray(outputs["ours"])[:, -1])
+    checks = {}
+    for p in ("ubp", "vbt"):
+        if p in outputs:
+            ys, n_steps = outputs[p]
+            m, s = _mean_se(np.asarray(ys)[:, -1])
+            z = abs(m - m_ours) / math.hypot(se_ours, s) if se_ours + s > 0 else 0.0
+            ok_steps = bool(np.all(np.asarray(n_steps) == steps))
+            checks[p] = (f"final mean loss ours {m_ours:.4g} +- {se_ours:.2g}, diffrax {m:.4g} "
+                         f"+- {s:.2g} ({z:.1f} se apart); diffrax steps "
+                         f"{'= ' if ok_steps else '!= '}{steps}")
+
+    t_ours = times["ours"]["min_s"]
+    records = []
+    for p in spec["peers"]:
+        note = checks.get(p, "")
+        if p == "vbt":
+            note += "; one timed run (about 40 draws per step)"
+        records.append(record(
+            f"{label} vs {p}", t_ours, PEER_LABELS[p], times[p]["min_s"], work,
+            "path-coordinate-steps", dev, TARGETS.get(p), ours_compile_s=compile_s["ours"],
+            peer_compile_s=compile_s[p], ours_cpu_s=times["ours"]["cpu_s"],
+            peer_cpu_s=times[p]["cpu_s"], ours_median_s=times["ours"]["median_s"],
+            peer_median_s=times[p]["median_s"], repeats=times[p]["repeats"],
+            note=note.strip("; ")))
+    return records
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sde")
+    ap.add_argument("--sde", choices=SDES, required=True)
+    ap.add_argument("--size", choices=("base", "large"), default="base")
+    ap.add_argument("--profile", choices=tuple(SIZES), default="cpu")
+    ap.add_argument("--json", required=True, help="write the records here")
+    args = ap.parse_args(argv)
+    records = run_case(args.sde, args.size, args.profile)
+    with open(args.json, "w") as fh:
+        json.dump(records, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

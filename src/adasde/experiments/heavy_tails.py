@@ -1,0 +1,113 @@
+r"""Figure ``heavy_tails``: SGD and SignSGD under coordinate-wise Student-t gradient noise
+(paper.md 2.2 and 3.4), :math:`\nabla f_\gamma(x) = \nabla f(x) + \sigma T`, :math:`T_i \sim
+t_\nu` i.i.d., for several :math:`\nu` and the Gaussian limit :math:`\nu = \infty`.
+
+One job per (optimizer, kind) writes ``results/heavy_tails/<optimizer>_<kind>.npz``:
+``sgd_optim`` and ``signsgd_optim`` (the optimizers) and ``signsgd_sde`` (the SignSGD SDE built
+on the Student-t CDF, :func:`adasde.sdes.signsgd_sde` with ``noise="student_t"``; Gaussian
+:func:`adasde.sdes.signsgd_sde` for :math:`\nu = \infty`). Each holds ``loss`` (nu, run, saved
+step), ``nus`` (the last one ``inf``, the Gaussian limit), ``iterations`` and ``lam``.
+
+The optimizer runs draw Student-t noise with :func:`adasde.noise.standard_t` (Bailey's polar
+method: exact, no rejection, ``nu`` traced and ``inf`` the Gaussian limit), so the whole
+:math:`\nu` grid, Gaussian included, is one vmapped, jitted program.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adasde import artifacts, optim
+from adasde.experiments import quadratic
+from adasde.problems import Quadratic, quadratic_spectrum
+
+FIGURE = "heavy_tails"
+JOBS = (("sgd", "optim"), ("signsgd", "optim"), ("signsgd", "sde"))
+
+
+def spectrum(section: dict) -> np.ndarray:
+    p = section["problem"]
+    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
+
+
+def nu_grid(section: dict) -> np.ndarray:
+    """The section's degrees of freedom, ascending, with the Gaussian limit ``inf`` appended."""
+    return np.append(np.sort(np.asarray(section["nus"], float)), np.inf)
+
+
+@partial(jax.jit, static_argnames=("name", "runs", "n_saves", "save_every", "progress"))
+def simulate_optim(lam, x0, eta, sigma, nus, key, *, name: str, runs: int, n_saves: int,
+                   save_every: int, progress: str | None = None):
+    """Optimizer ``name`` under Student-t noise for every ``nus[j]`` (``inf``: Gaussian) and
+    ``runs`` runs. Returns the loss, shape ``(len(nus), runs, n_saves + 1)``."""
+    q = Quadratic(lam)
+
+    def one(nu, k):
+        obs, _ = optim.run_optimizer(optim.make(name, {"eta": eta}), q.grad, x0, k, sigma=sigma,
+                                     n_saves=n_saves, save_every=save_every,
+                                     observe=lambda y: q.loss(y[0]), noise="student_t", nu=nu,
+                                     progress=progress)
+        return obs
+
+    keys = jax.random.split(key, nus.shape[0] * runs).reshape(nus.shape[0], runs)
+    return jax.vmap(lambda nu, ks: jax.vmap(lambda k: one(nu, k))(ks))(nus, keys)
+
+
+def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:
+    """Run job (``optimizer``, ``kind``) of :data:`JOBS` for every nu of the section (and the
+    Gaussian limit) and save the artifact at ``out_path``."""
+    if (optimizer, kind) not in JOBS:
+        raise ValueError(f"unknown {FIGURE} job {optimizer}_{kind}; allowed: "
+                         f"{', '.join(f'{o}_{k}' for o, k in JOBS)}")
+    section = config[FIGURE]
+    lam = spectrum(section)
+    nus = nu_grid(section)
+    sigma = float(section["sigma"])
+    eta = float(section["optimizers"][optimizer]["eta"])
+    n_saves = section["iterations"] // section["save_every"]
+    runs = section["sde_runs"] if kind == "sde" else section["runs"]
+    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    key = quadratic.job_key(config["seed"], FIGURE, optimizer, kind)
+    log(f"[adasde] {FIGURE} {optimizer}_{kind}: nu in {[float(n) for n in nus]} x {runs} "
+        f"runs, {section['iterations']} steps (saved every {section['save_every']}), d={lam.size}, "
+        f"eta={eta:g}, sigma={sigma:g}, device={jax.devices()[0].platform}")
+    t0 = time.perf_counter()
+    if kind == "optim":
+        loss = simulate_optim(jnp.asarray(lam, dtype),
+                              jnp.full(lam.shape, section["x0"], dtype),
+                              jnp.asarray(eta, dtype), jnp.asarray(sigma, dtype),
+                              jnp.asarray(nus, dtype), key, name=optimizer, runs=runs,
+                              n_saves=n_saves, save_every=section["save_every"],
+                              progress=f"{FIGURE} {optimizer}_{kind}")
+        loss = np.asarray(jax.block_until_ready(loss))
+    else:
+        # nu is traced in quadratic.simulate: one compilation serves every finite nu
+        blocks = []
+        for j, nu in enumerate(nus):
+            noise = "gaussian" if np.isinf(nu) else "student_t"
+            out, _ = quadratic.run(lam, section["x0"], {"eta": eta}, [sigma],
+                                   jax.random.fold_in(key, j), name=optimizer, kind=kind,
+                                   runs=runs, n_saves=n_saves, save_every=section["save_every"],
+                                   noise=noise, nu=None if np.isinf(nu) else float(nu),
+                                   dtype=dtype, log=log)
+            blocks.append(out["loss"][0])
+        loss = np.stack(blocks)
+    wall = time.perf_counter() - t0
+    bad = ~np.all(np.isfinite(loss), axis=-1)
+    log(f"[adasde] {FIGURE} {optimizer}_{kind}: done in {wall:.1f} s; "
+        f"{int(bad.sum())} of {bad.size} runs non-finite")
+    arrays = {
+        "loss": loss,
+        "nus": nus,
+        "iterations": np.arange(n_saves + 1) * section["save_every"],
+        "lam": lam,
+    }
+    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/{optimizer}_{kind}",
+                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")

@@ -1,0 +1,184 @@
+r"""Figures ``scaling_beta_grid`` and ``scaling_curves``: batch-size scaling rules
+(:mod:`adasde.scaling`) on the quadratic with Gaussian noise (paper.md section 4).
+
+* ``scaling_beta_grid``: for every base :math:`(\beta_1, \beta_2)` of the grid, every
+  :math:`\delta` and every rule, AdamW (kind ``optim``) or its eq. (2) SDE (kind ``sde``) at the
+  rescaled hyper-parameters and effective noise :math:`\sigma/\sqrt{\delta B}`. The whole grid
+  (bases x deltas x rules, runs) is ONE vmapped call of :func:`adasde.experiments.quadratic.run`
+  per kind; every point takes the same number of steps, so its SDE horizon
+  :math:`t = k\eta'` grows with :math:`\eta' = \sqrt\delta\,\eta` (every point runs at least the
+  base horizon). Points where a rule sends a beta outside (0, 1) are not simulated: their losses
+  are NaN and ``defined`` is False in the artifact.
+* ``scaling_curves``: one base setting, loss against samples seen (iterations x batch size) for
+  each optimizer, rule and :math:`\delta`; a run at :math:`\delta` takes ``samples/(delta*B)``
+  steps and saves every ``save_samples/(delta*B)`` steps, so all curves share one samples grid.
+  One vmapped call (over rules x runs) per :math:`\delta` (sizes are static).
+
+Artifacts: ``results/scaling_beta_grid/adamw_<kind>.npz`` with ``loss`` (beta1, beta2, delta,
+rule, run, saved step), ``defined`` (beta1, beta2, delta, rule), the rescaled hyper-parameters
+``hp_<key>`` on the same grid, ``iterations``, ``lam``; ``results/scaling_curves/<optimizer>.npz``
+with ``loss`` (rule, delta, run, saved point), ``defined`` (rule, delta), ``samples``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from adasde import artifacts, scaling
+from adasde.experiments import quadratic
+from adasde.problems import quadratic_spectrum
+
+SECTION = "scaling"
+GRID_FIGURE = "scaling_beta_grid"
+CURVES_FIGURE = "scaling_curves"
+HP_KEYS = ("eta", "beta1", "beta2", "eps", "theta", "B")
+# The hyper-parameters each optimizer uses (a rule's verdict on an unused beta is irrelevant).
+USED_KEYS = {
+    "adamw": HP_KEYS,
+    "adam": ("eta", "beta1", "beta2", "eps", "B"),
+    "rmspropw": ("eta", "beta2", "eps", "theta", "B"),
+    "rmsprop": ("eta", "beta2", "eps", "B"),
+    "signsgd": ("eta", "B"),
+    "sgd": ("eta", "B"),
+}
+
+
+def spectrum(section: dict) -> np.ndarray:
+    p = section["problem"]
+    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
+
+
+def base_hp(section: dict, beta1: float, beta2: float) -> dict:
+    """The base hyper-parameters (eta, beta1, beta2, eps, theta, B) of one grid point."""
+    b = section["base"]
+    return {"eta": float(b["eta"]), "beta1": float(beta1), "beta2": float(beta2),
+            "eps": float(b.get("eps", 0.0)), "theta": float(b["theta"]),
+            "B": float(section["batch_size"])}
+
+
+def _dtype(config):
+    return np.float64 if config.get("dtype") == "float64" else np.float32
+
+
+def grid_points(section: dict) -> tuple[dict, np.ndarray]:
+    """Rescaled hyper-parameters of every (beta1, beta2, delta, rule) point: a dict of arrays
+    of shape ``(n_beta1, n_beta2, n_delta, n_rule)`` and the boolean ``defined`` mask."""
+    g = section["grid"]
+    shape = (len(g["beta1"]), len(g["beta2"]), len(g["deltas"]), len(g["rules"]))
+    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
+    defined = np.zeros(shape, bool)
+    for (i, b1), (j, b2), (k, d), (r, rule) in itertools.product(
+            enumerate(g["beta1"]), enumerate(g["beta2"]), enumerate(g["deltas"]),
+            enumerate(g["rules"])):
+        s = scaling.scale(rule, base_hp(section, b1, b2), d)
+        for key in HP_KEYS:
+            hp[key][i, j, k, r] = s.hp[key]
+        defined[i, j, k, r] = s.defined
+    return hp, defined
+
+
+def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
+    """AdamW (``kind='optim'``) or its SDE (``'sde'``) on the whole beta grid x deltas x rules,
+    as one vmapped call; writes the ``scaling_beta_grid`` artifact at ``out_path``."""
+    section = config[SECTION]
+    g = section["grid"]
+    lam = spectrum(section)
+    hp, defined = grid_points(section)
+    idx = np.flatnonzero(defined.ravel())
+    n_undef = defined.size - idx.size
+    log(f"[adasde] scaling grid: {defined.size} points, {n_undef} undefined (a beta outside "
+        f"(0, 1)) and skipped")
+    flat = {k: hp[k].ravel()[idx] for k in HP_KEYS}
+    sigma_eff = section["sigma"] / np.sqrt(flat["B"])
+    n_saves = g["iterations"] // g["save_every"]
+    key = quadratic.job_key(config["seed"], GRID_FIGURE, "adamw", kind)
+    out, wall = quadratic.run(
+        lam, section["x0"], {k: flat[k] for k in quadratic.HP_KEYS}, sigma_eff, key,
+        name="adamw", kind=kind, runs=g["runs"], n_saves=n_saves, save_every=g["save_every"],
+        dtype=_dtype(config), log=log)
+    loss = np.full((defined.size, g["runs"], n_saves + 1), np.nan, out["loss"].dtype)
+    loss[idx] = out["loss"]
+    arrays = {
+        "loss": loss.reshape(defined.shape + loss.shape[1:]),
+        "defined": defined,
+        "beta1": np.asarray(g["beta1"], float),
+        "beta2": np.asarray(g["beta2"], float),
+        "deltas": np.asarray(g["deltas"], float),
+        "rules": np.asarray(g["rules"]),
+        "iterations": np.arange(n_saves + 1) * g["save_every"],
+        "lam": lam,
+        **{f"hp_{k}": hp[k] for k in HP_KEYS},
+    }
+    meta = artifacts.provenance(section, config["seed"], name=f"{GRID_FIGURE}/adamw_{kind}",
+                                wall_time_s=wall,
+                                extra={"optimizer": "adamw", "kind": kind,
+                                       "undefined_points": int(n_undef)})
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")
+
+
+def curve_points(section: dict, optimizer: str) -> tuple[list[str], list[float], dict, np.ndarray]:
+    """Rules, deltas, rescaled hyper-parameters ``(n_rule, n_delta)`` (NaN for a key the
+    optimizer does not use) and ``defined`` for the curves of ``optimizer``."""
+    c = section["curves"]
+    rules = list(c["rules"][optimizer])
+    deltas = [float(d) for d in c["deltas"]]
+    used = USED_KEYS[optimizer]
+    base = {k: v for k, v in base_hp(section, c["base"]["beta1"], c["base"]["beta2"]).items()
+            if k in used}
+    shape = (len(rules), len(deltas))
+    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
+    defined = np.zeros(shape, bool)
+    for (r, rule), (k, d) in itertools.product(enumerate(rules), enumerate(deltas)):
+        s = scaling.scale(rule, base, d)
+        for key in used:
+            hp[key][r, k] = s.hp[key]
+        defined[r, k] = s.defined
+    return rules, deltas, hp, defined
+
+
+def simulate_curves_job(config: dict, optimizer: str, out_path, log=print) -> None:
+    """``optimizer`` on the quadratic for every rule and delta of ``scaling.curves``, saved on a
+    common grid of samples seen; writes the ``scaling_curves`` artifact at ``out_path``."""
+    section = config[SECTION]
+    c = section["curves"]
+    if optimizer not in c["rules"]:
+        raise ValueError(f"optimizer {optimizer!r} has no rules in config key "
+                         f"{SECTION}.curves.rules ({', '.join(c['rules'])})")
+    lam = spectrum(section)
+    rules, deltas, hp, defined = curve_points(section, optimizer)
+    B = section["batch_size"]
+    n_saves = c["samples"] // c["save_samples"]
+    loss = np.full((len(rules), len(deltas), c["runs"], n_saves + 1), np.nan)
+    walls = []
+    for k, d in enumerate(deltas):
+        rows = np.flatnonzero(defined[:, k])
+        if rows.size == 0:
+            log(f"[adasde] {optimizer} delta={d:g}: every rule undefined, skipped")
+            continue
+        per_step = int(round(d * B))
+        save_every = c["save_samples"] // per_step
+        flat = {key: hp[key][rows, k] for key in quadratic.HP_KEYS if key in USED_KEYS[optimizer]}
+        sigma_eff = section["sigma"] / np.sqrt(hp["B"][rows, k])
+        key = quadratic.job_key(config["seed"], CURVES_FIGURE, optimizer, f"delta{d:g}")
+        out, wall = quadratic.run(
+            lam, section["x0"], flat, sigma_eff, key, name=optimizer, kind="optim",
+            runs=c["runs"], n_saves=n_saves, save_every=save_every, dtype=_dtype(config),
+            log=log)
+        loss[rows, k] = out["loss"]
+        walls.append(wall)
+    arrays = {
+        "loss": loss.astype(_dtype(config)),
+        "defined": defined,
+        "rules": np.asarray(rules),
+        "deltas": np.asarray(deltas),
+        "samples": np.arange(n_saves + 1) * c["save_samples"],
+        "lam": lam,
+        **{f"hp_{k}": hp[k] for k in HP_KEYS},
+    }
+    meta = artifacts.provenance(section, config["seed"], name=f"{CURVES_FIGURE}/{optimizer}",
+                                wall_time_s=float(sum(walls)), extra={"optimizer": optimizer})
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")

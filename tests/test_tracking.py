@@ -1,0 +1,224 @@
+"""The sde_tracking experiment: the tracking-error metric and its Monte-Carlo error, the
+resolved per-architecture settings, the simulations on tiny networks (shapes, start point,
+determinism, vmap vs lax.map over seeds), the job's artifact and the config checks."""
+
+import jax
+import numpy as np
+import pytest
+
+from adasde import artifacts, config
+from adasde.experiments import tracking
+from tests.conftest import ROOT
+
+HP = {
+    "signsgd": {"eta": 1e-3},
+    "rmspropw": {"eta": 1e-3, "beta2": 0.99, "eps": 0.0, "theta": 0.1},
+    "adamw": {"eta": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 0.0, "theta": 0.1},
+}
+
+
+def test_tracking_error_exact_cases():
+    opt = np.ones((4, 6))
+    sde = np.full((4, 6), 1.05)
+    sde[:, 0] = opt[:, 0] = 2.0  # time 0 (both at f(x0)) is left out
+    out = tracking.tracking_error(sde, opt, n_boot=200)
+    assert out["error"] == pytest.approx(0.05, rel=1e-12)
+    assert out["stderr"] == pytest.approx(0.0, abs=1e-12) and out["floor"] == 0.0
+    np.testing.assert_allclose(out["curve"], 0.05, rtol=1e-12)
+    assert out["curve"].shape == (5,)
+    sde[1, 3] = np.nan
+    assert tracking.tracking_error(sde, opt)["error"] == np.inf
+
+
+def test_tracking_error_monte_carlo_error_is_calibrated():
+    """With loss_opt ~ N(1, s^2) and loss_sde ~ N(1.2, s^2) independently per run and time,
+    e = mean_j |m_S - m_O| / m_O estimates 0.2 within its stated error; the bootstrap standard
+    error matches the spread of e over independent repetitions (to 30%)."""
+    rng = np.random.default_rng(0)
+    runs, times, s = 16, 40, 0.3
+    reps = []
+    ses = []
+    for _ in range(60):
+        opt = 1.0 + s * rng.standard_normal((runs, times))
+        sde = 1.2 + s * rng.standard_normal((runs, times))
+        out = tracking.tracking_error(sde, opt, n_boot=300, seed=1)
+        reps.append(out["error"])
+        ses.append(out["stderr"])
+    reps, se = np.asarray(reps), float(np.mean(ses))
+    assert abs(reps.mean() - 0.2) < 3 * reps.std(ddof=1) / np.sqrt(len(reps)) + 0.01
+    assert se == pytest.approx(reps.std(ddof=1), rel=0.3)
+    floor = tracking.tracking_error(sde, opt)["floor"]  # sqrt(2) s / sqrt(runs) / 1
+    assert floor == pytest.approx(np.sqrt(2) * s / np.sqrt(runs), rel=0.25)
+
+
+def test_kinds_and_names():
+    assert tracking.kinds_for("signsgd") == ("optim", "sde")
+    assert tracking.kinds_for("adamw") == ("optim", "sde", "malladi")
+    assert tracking.sde_name("rmspropw", "malladi") == "malladi_rmsprop"
+    assert tracking.sde_name("adam", "malladi") == "malladi_adam"
+    assert tracking.sde_name("adamw", "sde") == "adamw"
+    with pytest.raises(ValueError, match="no SDE for 'signsgd'"):
+        tracking.sde_name("signsgd", "malladi")
+    with pytest.raises(ValueError, match="not an SDE"):
+        tracking.sde_name("adamw", "optim")
+    assert tracking.figure_name("cnn_digits") == "sde_tracking_cnn_digits"
+
+
+def test_arch_settings_merge_optimizers_and_seeds():
+    section = {"seeds": 8, "optimizers": {"signsgd": HP["signsgd"], "rmspropw": HP["rmspropw"]},
+               "archs": {"a": {"arch": "mlp", "dataset": "breast_cancer", "seeds": 16,
+                               "optimizers": {"rmspropw": {**HP["rmspropw"], "beta2": 0.999}}},
+                         "b": {"arch": "mlp", "dataset": "digits"}}}
+    a = tracking.arch_settings(section, "a")
+    assert a["seeds"] == 16 and a["optimizers"]["rmspropw"]["beta2"] == 0.999
+    assert a["optimizers"]["signsgd"] == HP["signsgd"]
+    b = tracking.arch_settings(section, "b")
+    assert b["seeds"] == 8 and b["optimizers"]["rmspropw"]["beta2"] == 0.99
+    assert "seeds" not in section["archs"]["b"]  # the config is not modified
+    with pytest.raises(ValueError, match="'c' is not in config key sde_tracking.archs"):
+        tracking.arch_settings(section, "c")
+
+
+@pytest.fixture(scope="module")
+def tiny_mlp():
+    spec = {"arch": "mlp", "dataset": "breast_cancer", "data": {"n_train": 64},
+            "net": {"widths": [4]}}
+    return tracking.build_problem(spec, 0)
+
+
+def test_build_problem_is_flat_and_deterministic(tiny_mlp):
+    assert tiny_mlp.params0.ndim == 1 and tiny_mlp.params0.size == tiny_mlp.n_params
+    assert tiny_mlp.n_train == 64 and tiny_mlp.n_params == 30 * 4 + 4 + 4 * 2 + 2
+    again = tracking.build_problem({"arch": "mlp", "dataset": "breast_cancer",
+                                    "data": {"n_train": 64}, "net": {"widths": [4]}}, 0)
+    np.testing.assert_array_equal(again.params0, tiny_mlp.params0)
+
+
+@pytest.mark.parametrize("opt,kind", [("signsgd", "sde"), ("rmspropw", "malladi"),
+                                      ("adamw", "optim")])
+def test_simulate_shapes_start_and_batching(tiny_mlp, opt, kind):
+    keys = jax.random.split(jax.random.key(1), 3)
+    loss, comp, run = tracking.simulate(tiny_mlp, opt, kind, HP[opt], 0.01, keys, n_saves=4,
+                                        save_every=3)
+    assert loss.shape == (3, 5) and np.isfinite(loss).all() and comp > 0 and run > 0
+    np.testing.assert_allclose(loss[:, 0], float(tiny_mlp.loss(tiny_mlp.params0)), rtol=1e-6)
+    assert loss[:, -1].mean() < loss[:, 0].mean()  # it trains
+    assert len(set(loss[:, -1].tolist())) == 3  # independent noise per seed
+    mapped, _, _ = tracking.simulate(tiny_mlp, opt, kind, HP[opt], 0.01, keys, n_saves=4,
+                                     save_every=3, seed_batch=1)
+    np.testing.assert_allclose(mapped, loss, rtol=1e-5)
+    again, _, _ = tracking.simulate(tiny_mlp, opt, kind, HP[opt], 0.01, keys, n_saves=4,
+                                    save_every=3)
+    np.testing.assert_array_equal(again, loss)
+
+
+@pytest.mark.parametrize("spec", [
+    {"arch": "cnn", "dataset": "digits", "data": {"n_train": 32}, "net": {"channels": 2}},
+    {"arch": "resnet", "dataset": "digits", "data": {"n_train": 32},
+     "net": {"channels": 2, "n_blocks": 2}},
+    {"arch": "transformer", "dataset": "sequence", "data": {"n_train": 32, "n_test": 8},
+     "net": {"d_model": 8, "num_heads": 2, "n_blocks": 2, "d_hidden": 8}},
+], ids=["cnn", "resnet", "transformer"])
+def test_simulate_other_archs(spec):
+    prob = tracking.build_problem(spec, 0)
+    keys = jax.random.split(jax.random.key(2), 2)
+    loss, _, _ = tracking.simulate(prob, "adamw", "malladi", HP["adamw"], 0.01, keys,
+                                   n_saves=2, save_every=2, seed_batch=1)
+    assert loss.shape == (2, 3) and np.isfinite(loss).all()
+    np.testing.assert_allclose(loss[:, 0], float(prob.loss(prob.params0)), rtol=1e-6)
+
+
+def test_simulate_job_writes_artifact(tmp_path):
+    cfg = {"seed": 3, "dtype": "float32", "sde_tracking": {
+        "seeds": 2, "optimizers": {"signsgd": HP["signsgd"], "adamw": HP["adamw"]},
+        "archs": {"tiny": {"arch": "mlp", "dataset": "breast_cancer", "data": {"n_train": 32},
+                           "net": {"widths": [3]}, "sigma": 0.01, "iterations": 4,
+                           "save_every": 2, "seed_batch": 0}}}}
+    out = tmp_path / "sde_tracking_tiny" / "tracking.npz"
+    lines = []
+    tracking.simulate_job(cfg, "tiny", out, log=lines.append)
+    arrays, meta = artifacts.load(out)
+    assert set(arrays) == {"iterations", "loss_signsgd_optim", "loss_signsgd_sde",
+                           "loss_adamw_optim", "loss_adamw_sde", "loss_adamw_malladi",
+                           "timing_signsgd_optim", "timing_signsgd_sde", "timing_adamw_optim",
+                           "timing_adamw_sde", "timing_adamw_malladi"}
+    np.testing.assert_array_equal(arrays["iterations"], [0, 2, 4])
+    assert arrays["loss_adamw_malladi"].shape == (2, 3)
+    assert meta["config"]["seeds"] == 2 and meta["problem"] == "mlp-breast_cancer"
+    assert meta["wall_time_s"] > 0 and meta["cpu_time_s"] > 0
+    assert any("compile" in line and "adamw/malladi" in line for line in lines)
+
+
+def _smoke_config():
+    import yaml
+
+    return yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda a: a.update(iterations=21), "is not a multiple of save_every"),
+    (lambda a: a.update(arch="cnn"), "does not fit arch 'cnn'"),
+    (lambda a: a.update(net={"channels": 4}), "net.channels': not a parameter of arch 'mlp'"),
+    (lambda a: a.update(data={"seq_len": 4}), "data.seq_len': not a parameter of dataset"),
+    (lambda a: a.update(sigma=0.0), "sigma"),
+    (lambda a: a.update(seed_batch=-1), "seed_batch"),
+])
+def test_config_errors_name_the_key(edit, message):
+    cfg = _smoke_config()
+    edit(cfg["sde_tracking"]["archs"]["mlp_breast_cancer"])
+    with pytest.raises(config.ConfigError, match=message):
+        config.validate(cfg, ROOT / "config" / "schema.yaml")
+
+
+def test_transformer_heads_must_divide_width():
+    cfg = _smoke_config()
+    cfg["sde_tracking"]["archs"]["t"] = {"arch": "transformer", "dataset": "sequence",
+                                         "net": {"d_model": 10, "num_heads": 4}, "sigma": 0.01,
+                                         "iterations": 4, "save_every": 2}
+    with pytest.raises(config.ConfigError, match="d_model': 10 is not divisible by num_heads"):
+        config.validate(cfg, ROOT / "config" / "schema.yaml")
+
+
+@pytest.mark.parametrize("name", ["config", "smoke", "paper"])
+def test_shipped_configs_hold_the_section(name):
+    cfg = config.load(ROOT / "config" / f"{name}.yaml", ROOT / "config" / "schema.yaml")
+    sec = cfg["sde_tracking"]
+    if name != "smoke":
+        assert sec["seeds"] >= 8
+        assert set(sec["archs"]) == {"mlp_digits", "cnn_digits", "resnet_digits",
+                                     "transformer_sequence", "mlp_breast_cancer"}
+        assert set(sec["optimizers"]) == {"signsgd", "rmspropw", "adamw"}
+    for a in sec["archs"].values():
+        if a["arch"] == "resnet":
+            assert a.get("net", {}).get("n_blocks", 2) >= 2
+        if a["arch"] == "transformer":
+            assert a.get("net", {}).get("n_blocks", 2) >= 2
+    assert all("seed_batch" in a for a in sec["archs"].values())  # schema default filled
+
+
+
+def test_reuse_last_computes_the_gradient_once_per_step(tiny_mlp):
+    from adasde import integrate, sdes
+
+    calls = []
+
+    def grad(x):
+        calls.append(1)
+        return jax.grad(tiny_mlp.loss)(x)
+
+    x0 = tiny_mlp.params0
+    texts, finals = [], []
+    for wrap in (lambda f: f, tracking._reuse_last):
+        sde = sdes.make("rmspropw", wrap(grad), HP["rmspropw"], 0.01)
+
+        def run(key, sde=sde):
+            return integrate.euler_maruyama(sde, x0, key, dt=1e-3, n_saves=2, save_every=3)[0]
+
+        calls.clear()
+        lowered = jax.jit(run).lower(jax.random.key(0))
+        assert len(calls) == (1 if wrap is tracking._reuse_last else 2)  # calls while tracing
+        compiled = lowered.compile()
+        texts.append(compiled.as_text().count(" dot("))
+        finals.append(np.asarray(compiled(jax.random.key(0))))
+    np.testing.assert_array_equal(finals[0], finals[1])
+    assert texts[1] < texts[0]
