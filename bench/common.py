@@ -132,7 +132,7 @@ def table(records) -> str:
     judged = [r for r in records if r["meets"] is not None]
     met = sum(r["meets"] for r in judged)
     out.append(f"targets: {met} of {len(judged)} met; device: "
-               f"{', '.join(sorted({r['device'] for r in records}))}")
+               f"{'; '.join(sorted({r['device'] for r in records}))}")
     return "\n".join(out)
 
 

@@ -105,7 +105,8 @@ cp results/noise_resilience/*.meta.json "$DEST/meta/" 2>/dev/null || true
   for f in results/logs/noise_resilience/*.log; do
     [[ -e "$f" ]] || continue
     printf '  %-22s %s\n' "$(basename "$f" .log)" \
-      "$(grep -h -E 'done in|job wall time' "$f" | sed 's/^\[adasde\] //' | paste -sd ';' -)"
+      "$(grep -h -E 'done in|job wall time' "$f" | sed 's/^\[adasde\] //' | paste -sd '|' - \
+        | sed 's/|/; /g')"
   done
 } > "$DEST/sim_times.txt"
 

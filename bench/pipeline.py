@@ -99,10 +99,11 @@ def run_pipeline(configfile: str = "config/config.yaml", cores: int = 2,
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    dev = f"{device_name()}, snakemake --cores {cores}"
+    dev = device_name()
     nb_rel = nb.relative_to(tmp)
     return [
-        record(f"pipeline: snakemake figures from empty results/ ({configfile})", full,
+        record(f"pipeline: snakemake figures --cores {cores} from empty results/ ({configfile})",
+               full,
                "budget: 20 minutes on a 2-core CPU", BUDGET_FULL_S, sum(jobs_full.values()),
                "jobs", dev, 1.0, jobs=jobs_full, files_copied=n,
                note="measured in a fresh copy of the tree; compile times included"),

@@ -1,4 +1,5 @@
 # Shared set-up: config validation (before any job), the interpreter, and the figure registry.
+import os
 import shlex
 import sys
 
@@ -7,6 +8,14 @@ import yaml
 from adasde import config as adasde_config
 
 PY = shlex.quote(sys.executable)
+
+# GPU profile: jobs sharing one device must not preallocate it; each may use 0.9 / (gpu slots).
+# Snakemake 9 has no profile key for environment variables; jobs inherit these.
+_gpu_slots = workflow.global_resources.get("gpu")
+if _gpu_slots is not None and getattr(_gpu_slots, "value", _gpu_slots):
+    _n = int(getattr(_gpu_slots, "value", _gpu_slots))
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / _n:.2f}")
 
 try:
     adasde_config.validate(config, workflow.source_path("../../config/schema.yaml"))

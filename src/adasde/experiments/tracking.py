@@ -22,10 +22,12 @@ use independent noise (weak, not pathwise, comparison). The parameters are one f
 
 One job per architecture writes ``results/sde_tracking_<arch>/tracking.npz`` with
 ``loss_<optimizer>_<kind>`` (seeds, n_saves + 1) (full-batch training loss at the saved
-iterations), ``iterations`` and ``timing_<optimizer>_<kind>`` = (compile s, run s). The seeds of
-one (optimizer, kind) run as one compiled program: ``jax.vmap`` over seeds, or, where
-``seed_batch`` > 0, ``jax.lax.map`` over chunks of ``seed_batch`` vmapped seeds (the conv nets
-on CPU: XLA:CPU runs vmapped convolutions as slow grouped convolutions).
+iterations) and ``iterations``; its ``meta.json`` holds the wall times (``timings``: compile
+and run seconds per optimizer and kind; ``wall_time_s``, ``cpu_time_s``), which would make the
+``.npz`` differ between identical runs. The seeds of one (optimizer, kind) run as one compiled
+program: ``jax.vmap`` over seeds, or, where ``seed_batch`` > 0, ``jax.lax.map`` over chunks of
+``seed_batch`` vmapped seeds (the conv nets on CPU: XLA:CPU runs vmapped convolutions as slow
+grouped convolutions).
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
     x64 = config.get("dtype") == "float64"
     job_start, cpu_start = time.perf_counter(), time.process_time()
     arrays = {"iterations": np.arange(n_saves + 1) * spec["save_every"]}
+    timings = {}
     with jax.enable_x64(x64):
         problem = build_problem(spec, seed)
         if x64:
@@ -184,7 +187,7 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
                     problem, opt, kind, hp, spec["sigma"], keys, n_saves=n_saves,
                     save_every=spec["save_every"], seed_batch=spec.get("seed_batch", 0))
                 arrays[f"loss_{opt}_{kind}"] = loss
-                arrays[f"timing_{opt}_{kind}"] = np.array([comp, run])
+                timings[f"{opt}_{kind}"] = {"compile_s": comp, "run_s": run}
                 bad = int((~np.isfinite(loss)).any(axis=1).sum())
                 log(f"[adasde] {arch}/{opt}/{kind}: compile {comp:.1f} s, run {run:.1f} s "
                     f"({1e3 * run / (spec['iterations'] * spec['seeds']):.3f} ms per "
@@ -194,6 +197,7 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
     meta = artifacts.provenance(spec, seed, name=f"{figure_name(arch)}/tracking",
                                 wall_time_s=wall,
                                 extra={"arch": arch, "problem": problem.name, "cpu_time_s": cpu,
+                                       "timings": timings,
                                        "n_params": problem.n_params,
                                        "n_train": problem.n_train})
     artifacts.save(out_path, arrays, meta)

@@ -1,0 +1,96 @@
+"""Where our SDE time goes (bench/README.md, "What bounds the missed targets"); CPU seconds.
+
+    python -m bench.profile [--d 100] [--paths 1000] [--steps 2000]
+
+Prints, for the SignSGD and AdamW SDEs: ours as the pipeline runs it (``save_every = 100``);
+ours with the Brownian increments replaced by a per-path constant (no RNG in the loop: the
+integrator's own arithmetic); ours with ``save_every = 10`` (smaller draws); then the RNG-only
+cost by draw-block length; and, from the compiled HLO, the block-sized buffers of the PRNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+from bench import sde as bs
+
+
+def cpu_seconds(fn, *args, repeats: int = 3) -> float:
+    import jax
+
+    compiled = jax.jit(fn).lower(*args).compile()
+    jax.block_until_ready(compiled(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        c0 = time.process_time()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.process_time() - c0)
+    return best
+
+
+def integrator(name: str, d: int, paths: int, steps: int, save_every: int, rng: bool = True):
+    """Ours (``integrate.euler_maruyama``, vmapped over paths) or, with ``rng=False``, the same
+    scan with a per-path constant in place of the increments."""
+    import jax
+    import jax.numpy as jnp
+
+    from adasde import integrate, sdes
+
+    q, x0 = bs.problem(d)
+    hp = bs.HP[name]
+    sde = (sdes.signsgd_sde(q.grad, hp["eta"], 1.0) if name == "signsgd" else
+           sdes.adamw_sde(q.grad, hp["eta"], hp["beta1"], hp["beta2"], 1.0, hp["eps"],
+                          hp["theta"]))
+    dt = hp["eta"]
+
+    def one(k):
+        if rng:
+            return integrate.euler_maruyama(sde, x0, k, dt=dt, n_saves=steps // save_every,
+                                            save_every=save_every,
+                                            observe=lambda y: q.loss(y[0]))[0]
+        c = 1e-3 * jax.random.normal(k, (d,))  # drawn once per path, outside the loop
+
+        def step(n, y, z):
+            return integrate.em_step(sde, n * dt, y, jnp.sqrt(dt) * z, dt)
+
+        return integrate.scan_blocks(step, sde.init(x0), k,
+                                     lambda kk, n: jnp.broadcast_to(c, (n, d)),
+                                     n_saves=steps // save_every, save_every=save_every,
+                                     observe=lambda y: q.loss(y[0]))[0]
+
+    return lambda key: jax.vmap(one)(jax.random.split(key, paths))
+
+
+def main(argv=None) -> int:
+    import jax
+
+    ap = argparse.ArgumentParser(prog="python -m bench.profile")
+    ap.add_argument("--d", type=int, default=100)
+    ap.add_argument("--paths", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=2000)
+    a = ap.parse_args(argv)
+    key = jax.random.key(0)
+    print(f"CPU seconds, d={a.d}, {a.paths} paths, {a.steps} steps, {jax.devices()[0]}")
+    for name in bs.SDES:
+        for label, se, rng in (("ours, save_every=100", 100, True),
+                               ("ours, no RNG in the loop", 100, False),
+                               ("ours, save_every=10", 10, True)):
+            t = cpu_seconds(integrator(name, a.d, a.paths, a.steps, se, rng), key)
+            print(f"  {name:8s} {label:28s} {t:7.3f}", flush=True)
+    for block in (1, 5, 10, 25, 100):
+        fn, args = bs.rng_peer(a.d, a.paths, a.steps, block, per_step=False)
+        print(f"  RNG only, blocks of {block:3d} steps         {cpu_seconds(fn, *args):7.3f}",
+              flush=True)
+    fn, args = bs.ours("signsgd", a.d, a.paths, a.steps, 100)
+    hlo = jax.jit(fn).lower(*args).compile().as_text()
+    shapes = sorted(set(re.findall(rf"[uf]32\[[0-9,]*{a.paths},[0-9,]*100,{a.d}\]", hlo)))
+    print("  compiled HLO, buffers of a whole draw block:", ", ".join(shapes) or "none")
+    print("  threefry rounds loop over whole blocks:",
+          bool(re.search(r"region_\S+ \(arg_tuple\S*: \(s32\[\], u32\[1,", hlo)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
