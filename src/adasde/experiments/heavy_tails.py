@@ -24,15 +24,13 @@ import numpy as np
 
 from adasde import artifacts, optim
 from adasde.experiments import quadratic
-from adasde.problems import Quadratic, quadratic_spectrum
+from adasde.experiments.quadratic import spectrum
+from adasde.problems import Quadratic
 
 FIGURE = "heavy_tails"
 JOBS = (("sgd", "optim"), ("signsgd", "optim"), ("signsgd", "sde"))
 
 
-def spectrum(section: dict) -> np.ndarray:
-    p = section["problem"]
-    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def nu_grid(section: dict) -> np.ndarray:

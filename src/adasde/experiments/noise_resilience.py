@@ -13,14 +13,11 @@ import numpy as np
 
 from adasde import artifacts
 from adasde.experiments import quadratic
-from adasde.problems import quadratic_spectrum
+from adasde.experiments.quadratic import spectrum
 
 FIGURE = "noise_resilience"
 
 
-def spectrum(section: dict) -> np.ndarray:
-    p = section["problem"]
-    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:

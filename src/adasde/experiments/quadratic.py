@@ -17,10 +17,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from adasde import integrate, optim, sdes
-from adasde.problems import Quadratic
+from adasde.problems import Quadratic, quadratic_spectrum
 
 KINDS = ("optim", "sde")
 HP_KEYS = ("eta", "beta1", "beta2", "eps", "theta")
+
+
+def spectrum(section: dict) -> np.ndarray:
+    """The eigenvalues of a config section's quadratic (its ``problem`` key), float64."""
+    p = section["problem"]
+    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def stable_id(*names) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 
 from adasde import artifacts, scaling
 from adasde.experiments import quadratic
-from adasde.problems import quadratic_spectrum
+from adasde.experiments.quadratic import spectrum
 
 SECTION = "scaling"
 GRID_FIGURE = "scaling_beta_grid"
@@ -45,9 +45,6 @@ USED_KEYS = {
 }
 
 
-def spectrum(section: dict) -> np.ndarray:
-    p = section["problem"]
-    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def base_hp(section: dict, beta1: float, beta2: float) -> dict:

@@ -27,15 +27,13 @@ import numpy as np
 
 from adasde import artifacts, integrate, optim, sdes
 from adasde.experiments import quadratic
-from adasde.problems import Quadratic, quadratic_spectrum
+from adasde.experiments.quadratic import spectrum
+from adasde.problems import Quadratic
 
 FIGURE = "signsgd_phases"
 KINDS = ("optim", "sde", "phasewise")
 
 
-def spectrum(section: dict) -> np.ndarray:
-    p = section["problem"]
-    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def initial_point(section: dict, lam) -> np.ndarray:

@@ -25,14 +25,11 @@ import numpy as np
 
 from adasde import artifacts
 from adasde.experiments import quadratic
-from adasde.problems import quadratic_spectrum
+from adasde.experiments.quadratic import spectrum
 
 FIGURE = "stationary"
 
 
-def spectrum(section: dict) -> np.ndarray:
-    p = section["problem"]
-    return quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"], p.get("spacing", "linear"))
 
 
 def variance_estimate(x2_mean) -> tuple[np.ndarray, np.ndarray]:
