@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import integrate, optim, sdes
+from adasde import artifacts, integrate, optim, sdes
 from adasde.problems import Quadratic, quadratic_spectrum
 
 KINDS = ("optim", "sde")
@@ -181,3 +181,39 @@ def run(lam, x0, hp: dict, sigma, key, *, name, kind, runs, n_saves, save_every,
     log(f"[adasde] {kind} {name}: done in {wall:.1f} s; {int(bad.sum())} of {bad.size} runs "
         f"non-finite")
     return out, wall
+
+
+def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_path, *,
+                   log=print, substeps: int = 1, moments_from: int | None = None,
+                   extra_arrays: dict | None = None) -> None:
+    """The job of a figure whose section runs every optimizer over a grid of noise levels
+    (keys problem, x0, batch_size, sigmas, iterations, save_every, runs, optimizers): run
+    ``optimizer`` (kind ``optim``) or its SDE (kind ``sde``, ``substeps`` Euler-Maruyama steps
+    per optimizer step) for every sigma and save :func:`run`'s arrays plus ``sigmas``,
+    ``iterations``, ``lam`` and ``extra_arrays`` at ``out_path``."""
+    section = config[figure]
+    if optimizer not in section["optimizers"]:
+        raise ValueError(f"optimizer {optimizer!r} is not in config key {figure}.optimizers "
+                         f"({', '.join(section['optimizers'])})")
+    lam = spectrum(section)
+    sigmas = np.asarray(section["sigmas"], float)
+    sigma_eff = sigmas / np.sqrt(section["batch_size"])
+    n_saves = section["iterations"] // section["save_every"]
+    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    key = job_key(config["seed"], figure, optimizer, kind)
+    out, wall = run(
+        lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key, name=optimizer,
+        kind=kind, runs=section["runs"], n_saves=n_saves, save_every=section["save_every"],
+        substeps=substeps if kind == "sde" else 1, dtype=dtype, log=log,
+        moments_from=moments_from)
+    arrays = {
+        **out,
+        "sigmas": sigmas,
+        "iterations": np.arange(n_saves + 1) * section["save_every"],
+        "lam": lam,
+        **(extra_arrays or {}),
+    }
+    meta = artifacts.provenance(section, config["seed"], name=f"{figure}/{optimizer}_{kind}",
+                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adasde import artifacts
 from adasde.experiments import quadratic
-from adasde.experiments.quadratic import spectrum
 
 FIGURE = "stationary"
 
@@ -43,32 +41,9 @@ def variance_estimate(x2_mean) -> tuple[np.ndarray, np.ndarray]:
 
 def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:
     """Run ``optimizer`` (kind ``optim``) or its SDE (kind ``sde``) for every sigma of the
-    section and save the artifact at ``out_path``."""
-    section = config[FIGURE]
-    if optimizer not in section["optimizers"]:
-        raise ValueError(f"optimizer {optimizer!r} is not in config key {FIGURE}.optimizers "
-                         f"({', '.join(section['optimizers'])})")
-    lam = spectrum(section)
-    sigmas = np.asarray(section["sigmas"], float)
-    sigma_eff = sigmas / np.sqrt(section["batch_size"])
-    n_saves = section["iterations"] // section["save_every"]
-    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
-    key = quadratic.job_key(config["seed"], FIGURE, optimizer, kind)
-    out, wall = quadratic.run(
-        lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key, name=optimizer,
-        kind=kind, runs=section["runs"], n_saves=n_saves, save_every=section["save_every"],
-        dtype=dtype, log=log, moments_from=section["burn_in"])
-    arrays = {
-        "x_mean": out["x_mean"],
-        "x2_mean": out["x2_mean"],
-        "x_final": out["x_final"],
-        "loss": out["loss"],
-        "sigmas": sigmas,
-        "lam": lam,
-        "iterations": np.arange(n_saves + 1) * section["save_every"],
-        "burn_in": np.asarray(section["burn_in"]),
-    }
-    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/{optimizer}_{kind}",
-                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    section, accumulating time averages of x and x^2 from step ``burn_in`` on, and save the
+    artifact at ``out_path`` (:func:`quadratic.sigma_grid_job`)."""
+    burn_in = config[FIGURE]["burn_in"]
+    quadratic.sigma_grid_job(config, FIGURE, optimizer, kind, out_path, log=log,
+                             moments_from=burn_in,
+                             extra_arrays={"burn_in": np.asarray(burn_in)})
