@@ -3,7 +3,10 @@
 #   make figures CONFIG=config/paper.yaml GPU=1   paper scale, JAX with CUDA
 #   make test                          the test suite (includes a smoke run of the workflow)
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first Python 3.11-3.13 found (pyproject's requires-python), 3.11 preferred.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
 VENV ?= .venv
 CONFIG ?= config/config.yaml
 CORES ?= all
@@ -13,8 +16,9 @@ REQ := $(if $(filter 1,$(GPU)),envs/cuda.txt,envs/cpu.txt)
 STAMP := $(VENV)/.installed-$(if $(filter 1,$(GPU)),cuda,cpu)
 BIN := $(VENV)/bin
 SNAKEMAKE_ARGS ?=
+TARGETS ?= figures
 
-.PHONY: figures test venv bench report lint clean help
+.PHONY: figures test venv bench report lint clean help check-config unlock
 
 help:
 	@echo "make figures [CONFIG=config/config.yaml] [GPU=1] [CORES=all]   build every figure"
@@ -22,6 +26,7 @@ help:
 	@echo "make bench | make report | make lint | make clean"
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "make: no Python 3.11-3.13 found (set PYTHON=/path/to/python3.x)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(REQ) envs/cpu.txt pyproject.toml | $(BIN)/python
@@ -33,10 +38,23 @@ $(STAMP): $(REQ) envs/cpu.txt pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-figures: $(STAMP)
-	$(BIN)/snakemake figures --cores $(CORES) --configfile $(CONFIG) \
+# The config is read as plain data and validated (duplicate keys, tags, YTE templates, NaN,
+# sizes, memory) before Snakemake sees it: Snakemake would evaluate a YTE template even under -n.
+check-config: $(STAMP)
+	@$(BIN)/python -m adasde.cli validate $(CONFIG) --quiet
+
+# Resumes by default: every write is atomic and deterministic, so rerunning incomplete jobs is
+# safe. A run killed hard (SIGKILL) leaves Snakemake's lock: the message names `make unlock`.
+figures: check-config
+	@$(BIN)/snakemake $(TARGETS) --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete \
 		$(if $(PROFILE),--profile $(PROFILE),$(if $(filter 1,$(GPU)),--profile workflow/profiles/gpu,)) \
-		$(SNAKEMAKE_ARGS)
+		$(SNAKEMAKE_ARGS) || { rc=$$?; \
+		if ls .snakemake/locks/* >/dev/null 2>&1 && ! pgrep -f "snakemake figures" >/dev/null; then \
+		echo "make: the run stopped on a stale Snakemake lock (a killed run); clear it with: make unlock CONFIG=$(CONFIG)" >&2; fi; \
+		exit $$rc; }
+
+unlock: $(STAMP)
+	$(BIN)/snakemake figures --unlock --cores 1 --configfile $(CONFIG)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -13,6 +13,7 @@ from scipy.special import erf
 from adasde import artifacts, theory
 from adasde import config as C
 from adasde.experiments import bounds, quadratic
+from adasde.figures import bounds as fb
 
 SCHEMA = "config/schema.yaml"
 
@@ -43,25 +44,15 @@ def test_erf_bound_inequality_holds_pathwise_where_the_linearisation_fails():
     assert np.all(y * erf(y) < 2 / math.sqrt(math.pi) * y * y)
 
 
-# ------------------------------------------------------------------ statistics
-def test_phase3_start():
-    lam, s = np.array([0.5, 2.0]), 1.0
-    absx = np.array([[3.0, 3.0], [1.0, 0.8], [1.0, 0.7], [0.1, 0.1]])  # (time, d)
-    # max_i lam_i E|x_i| / (sqrt2 s): 4.24, 1.13, 0.99, 0.14
-    assert bounds.phase3_start(absx, lam, s) == 2
-    assert bounds.phase3_start(absx, lam, 0.1) is None
-    assert bounds.phase3_start(absx, lam, 10.0) == 0
-
-
-def test_worst_excess():
-    mean = np.array([5.0, 1.0, 1.2, 1.1])
-    se = np.array([0.0, 0.1, 0.1, 0.01])
-    bound = np.array([5.0, 1.0, 1.0, 1.0])
-    # (mean - bound)/se from index 1: 0, 2, 10 -> index 3
-    assert bounds.worst_excess(mean, se, bound) == 3
-    # index 0 excluded by default; with start=0 an excess at zero stderr is infinite
-    assert bounds.worst_excess(np.array([5.1, 1.0]), np.array([0.0, 1.0]),
-                               np.array([5.0, 1.0]), start=0) == 0
+# ------------------------------------------------------------------ per-path Phase-3 entry
+def test_entry_index_is_the_first_saved_time_inside_per_path():
+    inside = np.array([[False, True, True, False],   # enters at 1, leaves again at 3
+                       [False, False, False, True],  # enters at 3
+                       [False, False, False, False],  # never
+                       [True, True, True, True]])
+    first, reexit = bounds.entry_index(inside)
+    np.testing.assert_array_equal(first, [1, 3, -1, 0])
+    np.testing.assert_array_equal(reexit, [True, False, False, False])
 
 
 def test_saved_iterates_are_consistent_with_the_loss():
@@ -105,17 +96,18 @@ def test_signsgd_on_isotropic_h_breaks_theorem_2_but_not_the_erf_bound():
                            runs=512, n_saves=100, save_every=20, save_x=True,
                            log=lambda m: None)
     loss = out["loss"][0].astype(float)
-    mean, se = loss.mean(0), loss.std(0, ddof=1) / np.sqrt(loss.shape[0])
-    i3 = bounds.phase3_start(np.abs(out["x"][0].astype(float)).mean(0), np.full(d, lam), sigma)
-    assert i3 is not None and i3 > 0
-    t = np.arange(101) * 20 * eta
-    tt = t[i3:] - t[i3]
-    thm2 = theory.signsgd_bound(tt, mean[i3], lam, lam, d, sigma, eta)
-    erfb = theory.signsgd_bound_erf(tt, mean[i3], lam, lam, d, sigma, eta)
-    z_thm2 = (mean[i3 + 1:] - thm2[1:]) / se[i3 + 1:]
-    z_erf = (mean[i3 + 1:] - erfb[1:]) / se[i3 + 1:]
-    assert z_thm2.max() > 5, z_thm2.max()
-    assert z_erf.max() < 3, z_erf.max()
+    x = out["x"][0].astype(float)
+    entry, _ = bounds.entry_index(bounds.snr_max(x, np.full(d, lam), sigma) < 1.0)
+    assert np.all(entry > 0)
+    dt = 20 * eta
+    lam_v = np.full(d, lam)
+    thm2 = fb.bound_fn("thm2", lam_v, sigma, eta, 1.0, dt)
+    erfb = fb.bound_fn("erf", lam_v, sigma, eta, 1.0, dt)
+    window = int(round(3 / (fb.rate("thm2", lam_v, sigma, 1.0) * dt)))
+    r_thm2 = fb.simultaneous_max(*fb.lagged_excess(loss, entry, thm2, window))
+    r_erf = fb.simultaneous_max(*fb.lagged_excess(loss, entry, erfb, window))
+    assert r_thm2["interval"][0] > 0, r_thm2  # fails: wholly above Theorem 2
+    assert r_erf["interval"][1] < 0, r_erf  # holds: wholly below the erf bound
 
 
 # ------------------------------------------------------------------ experiment and config
@@ -125,9 +117,9 @@ def smoke_cfg():
 
 
 def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
-    cfg = copy.deepcopy(smoke_cfg)
-    sec = cfg["bounds"]
+    sec = copy.deepcopy(smoke_cfg["bounds"]["simulate"])
     sec.update(iterations=60, save_every=20, runs=3)
+    cfg = {"seed": smoke_cfg["seed"], "dtype": smoke_cfg["dtype"], "bounds": sec}
     path = tmp_path / "signsgd_optim.npz"
     bounds.simulate_job(cfg, "signsgd", "optim", path, log=lambda m: None)
     arrays, meta = artifacts.load(path)
@@ -136,24 +128,36 @@ def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
     assert arrays["abs_x_mean"].shape == (2, G, 4, d)
     assert arrays["phase3_fraction"].shape == (2, G, 4)
     assert np.all((arrays["phase3_fraction"] >= 0) & (arrays["phase3_fraction"] <= 1))
+    assert arrays["phase3_entry"].shape == arrays["phase3_reexit"].shape == (2, G, 3)
+    assert "phase3_sde_loss" not in arrays  # only the SignSGD SDE job adds the Phase-3 SDE
     np.testing.assert_allclose(arrays["lam"][1], sec["isotropic_lambda"])
     np.testing.assert_allclose(arrays["times"], np.arange(4) * 20 * 0.01)
     np.testing.assert_allclose(arrays["sigmas"], np.repeat(sec["sigmas"], len(sec["batch_sizes"])))
     # the first saved point is x0 on every coordinate
     np.testing.assert_allclose(arrays["abs_x_mean"][:, :, 0], sec["x0"], rtol=1e-6)
     assert meta["problems"] == ["spectrum", "isotropic"]
+    path = tmp_path / "signsgd_sde.npz"
+    bounds.simulate_job(cfg, "signsgd", "sde", path, log=lambda m: None)
+    arrays, _ = artifacts.load(path)
+    assert arrays["phase3_sde_loss"].shape == (2, G, 3, 4)
+    assert arrays["phase3_sde_entry"].shape == (2, G, 3)
+    np.testing.assert_allclose(arrays["phase3_sde_loss"][..., 0], arrays["loss"][..., 0])
     with pytest.raises(ValueError, match="kind"):
         bounds.simulate_job(cfg, "sgd", "ode", path, log=lambda m: None)
 
 
 def test_bounds_config_names_missing_and_bad_keys(smoke_cfg):
     bad = copy.deepcopy(smoke_cfg)
-    del bad["bounds"]["isotropic_lambda"]
-    bad["bounds"]["batch_sizes"] = [0]
+    del bad["bounds"]["simulate"]["isotropic_lambda"]
+    bad["bounds"]["simulate"]["batch_sizes"] = [0]
     with pytest.raises(C.ConfigError) as e:
         C.validate(bad, SCHEMA)
-    assert "isotropic_lambda" in str(e.value) and "bounds.batch_sizes.0" in str(e.value)
+    assert "isotropic_lambda" in str(e.value) and "bounds.simulate.batch_sizes.0" in str(e.value)
     bad = copy.deepcopy(smoke_cfg)
-    del bad["bounds"]["optimizers"]["signsgd"]
+    del bad["bounds"]["simulate"]["optimizers"]["signsgd"]
     with pytest.raises(C.ConfigError, match="signsgd"):
+        C.validate(bad, SCHEMA)
+    bad = copy.deepcopy(smoke_cfg)
+    bad["bounds"]["analyse"]["window_relaxations"] = 0
+    with pytest.raises(C.ConfigError, match="window_relaxations"):
         C.validate(bad, SCHEMA)

@@ -157,7 +157,7 @@ def small_config():
     }
     schema = adasde_config.yaml.safe_load((ROOT / "config/schema.yaml").read_text())
     sub = {"$schema": schema["$schema"], "definitions": schema["definitions"],
-           "$ref": "#/definitions/scaling"}
+           "$ref": "#/definitions/scaling/properties/simulate"}
     errors = list(adasde_config._Validator(sub).iter_errors(cfg["scaling"]))
     assert not errors, errors
     return cfg
@@ -241,14 +241,15 @@ def test_finite_momentum_closed_form_matches_adamw_monte_carlo(beta1):
 
 
 @pytest.mark.parametrize("section,mutate,needle", [
-    ("scaling", lambda s: s["grid"].update(deltas=[2, 4]), "scaling.grid.deltas"),
-    ("scaling", lambda s: s["curves"].update(save_samples=2), "scaling.curves.save_samples"),
-    ("scaling", lambda s: s["curves"].update(samples=100), "scaling.curves.samples"),
-    ("scaling_mlp", lambda s: s.update(deltas=[4, 16]), "scaling_mlp.deltas"),
+    ("scaling", lambda s: s["grid"].update(deltas=[2, 4]), "scaling.simulate.grid.deltas"),
+    ("scaling", lambda s: s["curves"].update(save_samples=2),
+     "scaling.simulate.curves.save_samples"),
+    ("scaling", lambda s: s["curves"].update(samples=100), "scaling.simulate.curves.samples"),
+    ("scaling_mlp", lambda s: s.update(deltas=[4, 16]), "scaling_mlp.simulate.deltas"),
 ])
 def test_config_cross_key_checks(section, mutate, needle):
     cfg = adasde_config.load(ROOT / "config/smoke.yaml", ROOT / "config/schema.yaml")
-    mutate(cfg[section])
+    mutate(cfg[section]["simulate"])
     with pytest.raises(adasde_config.ConfigError, match=needle.replace(".", r"\.")):
         adasde_config.validate(cfg, ROOT / "config/schema.yaml")
 

@@ -13,6 +13,7 @@ from scipy.special import erf
 
 from adasde import artifacts, config, optim, sdes, theory
 from adasde.experiments import signsgd_phases as sp
+from adasde.figures import signsgd_phases as fp
 
 REGIONS = {1: (1.5, 8.0), 2: (1.0, 1.5), 3: (0.0, 1.0)}
 
@@ -129,24 +130,24 @@ def test_phase3_rate_and_transit_time():
 def test_notebook_statistics_on_synthetic_paths():
     t = np.linspace(0, 10, 1001)
     # crossing time interpolates linearly between saved times
-    assert sp.crossing_time(t, 10 - t, 2.5) == pytest.approx(7.5)
-    assert np.isnan(sp.crossing_time(t, np.ones_like(t), 0.5))
-    assert sp.crossing_time(t, np.zeros_like(t), 0.5) == 0.0
+    assert fp.crossing_time(t, 10 - t, 2.5) == pytest.approx(7.5)
+    assert np.isnan(fp.crossing_time(t, np.ones_like(t), 0.5))
+    assert fp.crossing_time(t, np.zeros_like(t), 0.5) == 0.0
     # decay rate and window on noisy exponentials with a known rate
     rng = np.random.default_rng(0)
     runs = 3.0 * np.exp(-1.0 * t) + 0.01 * rng.standard_normal((400, t.size))
-    start, stop = sp.phase3_window(t, runs, lam_i=1.0, sigma_eff=1.0, floor_se=5.0)
+    start, stop = fp.phase3_window(t, runs, lam_i=1.0, sigma_eff=1.0, floor_se=5.0)
     assert t[start] == pytest.approx(np.log(3 / np.sqrt(2)), abs=0.02)  # |Y| = 1
     # the mean meets 5 standard errors (0.0025) near t = ln(3 / 0.0025) = 7.09
     assert t[stop] == pytest.approx(np.log(3 / 0.0025), abs=0.5)
-    rate, se = sp.jackknife(lambda r: sp.decay_rate(t, r, start, stop), runs)
+    rate, se = fp.jackknife(lambda r: fp.decay_rate(t, r, start, stop), runs)
     assert rate == pytest.approx(1.0, abs=3 * se)
     # jackknife of a mean with n groups is the usual standard error
     x = rng.standard_normal(64)
-    _, se = sp.jackknife(np.mean, x, groups=64)
+    _, se = fp.jackknife(np.mean, x, groups=64)
     assert se == pytest.approx(x.std(ddof=1) / 8, rel=1e-10)
     with pytest.raises(ValueError, match="never enters Phase 3"):
-        sp.phase3_window(t, np.full((4, t.size), 100.0), 1.0, 1.0)
+        fp.phase3_window(t, np.full((4, t.size), 100.0), 1.0, 1.0)
 
 
 def _config(**over):
@@ -158,14 +159,16 @@ def _config(**over):
 
 
 def test_config_checks_name_the_key():
-    errors = config._phases_heavy_tails_errors(_config(x0=1.0))
-    assert len(errors) == 1 and "signsgd_phases.x0" in errors[0] and "Phase 1" in errors[0]
-    errors = config._phases_heavy_tails_errors(
-        _config(problem={"d": 1, "lambda_min": 1.0, "lambda_max": 1.0}))
-    assert any("signsgd_phases.problem.d" in e for e in errors)
-    errors = config._phases_heavy_tails_errors(_config(x0=[3.0, 3.0, 3.0]))
-    assert any("3 values but problem.d is 2" in e for e in errors)
-    assert config._phases_heavy_tails_errors(_config(x0=[3.0, -4.0])) == []
+    def errors(**over):
+        return sp.check({"simulate": _config(**over)["signsgd_phases"]})
+
+    e = errors(x0=1.0)
+    assert len(e) == 1 and "signsgd_phases.simulate.x0" in e[0] and "Phase 1" in e[0]
+    e = errors(problem={"d": 1, "lambda_min": 1.0, "lambda_max": 1.0})
+    assert any("signsgd_phases.simulate.problem.d" in m for m in e)
+    e = errors(x0=[3.0, 3.0, 3.0])
+    assert any("3 values but problem.d is 2" in m for m in e)
+    assert errors(x0=[3.0, -4.0]) == []
 
 
 def test_simulate_job_writes_the_three_kinds(tmp_path):

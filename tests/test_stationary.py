@@ -164,7 +164,10 @@ def smoke_cfg():
 
 
 def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
-    cfg = copy.deepcopy(smoke_cfg)
+    from adasde.jobs import job_config
+
+    cfg = job_config({"seed": smoke_cfg["seed"], "dtype": smoke_cfg["dtype"],
+                      "section": copy.deepcopy(smoke_cfg["stationary"]["simulate"])}, "stationary")
     sec = cfg["stationary"]
     sec.update(iterations=400, burn_in=100, save_every=100, runs=3)
     path = tmp_path / "sgd_optim.npz"
@@ -181,17 +184,18 @@ def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
 
 def test_stationary_config_cross_checks(smoke_cfg):
     bad = copy.deepcopy(smoke_cfg)
-    bad["stationary"]["problem"]["d"] = 3
-    bad["stationary"]["sigmas"] = [1.0, 2.0, 50.0]
-    bad["stationary"]["burn_in"] = bad["stationary"]["iterations"]
-    bad["stationary"]["scatter_sigma"] = 3.0
+    sim = bad["stationary"]["simulate"]
+    sim["problem"]["d"] = 3
+    sim["sigmas"] = [1.0, 2.0, 50.0]
+    sim["burn_in"] = sim["iterations"]
+    bad["stationary"]["analyse"]["scatter_sigma"] = 3.0
     with pytest.raises(C.ConfigError) as e:
         C.validate(bad, SCHEMA)
     msg = str(e.value)
-    for needle in ("stationary.problem.d", "two decades", "stationary.burn_in",
-                   "stationary.scatter_sigma"):
+    for needle in ("stationary.simulate.problem.d", "two decades", "stationary.simulate.burn_in",
+                   "stationary.analyse.scatter_sigma"):
         assert needle in msg, msg
     bad = copy.deepcopy(smoke_cfg)
-    bad["stationary"]["optimizers"]["rmsprop"] = {"eta": 0.1, "beta2": 0.9}
+    bad["stationary"]["simulate"]["optimizers"]["rmsprop"] = {"eta": 0.1, "beta2": 0.9}
     with pytest.raises(C.ConfigError, match="rmsprop"):
         C.validate(bad, SCHEMA)

@@ -1,6 +1,6 @@
-"""The sde_tracking experiment: the tracking-error metric and its Monte-Carlo error, the
-resolved per-architecture settings, the simulations on tiny networks (shapes, start point,
-determinism, vmap vs lax.map over seeds), the job's artifact and the config checks."""
+"""The sde_tracking experiment: the resolved per-architecture settings, the drift-only ODE,
+the simulations on tiny networks (shapes, start point, determinism, vmap vs lax.map over
+seeds), the job's artifact and the config checks."""
 
 import jax
 import numpy as np
@@ -17,43 +17,10 @@ HP = {
 }
 
 
-def test_tracking_error_exact_cases():
-    opt = np.ones((4, 6))
-    sde = np.full((4, 6), 1.05)
-    sde[:, 0] = opt[:, 0] = 2.0  # time 0 (both at f(x0)) is left out
-    out = tracking.tracking_error(sde, opt, n_boot=200)
-    assert out["error"] == pytest.approx(0.05, rel=1e-12)
-    assert out["stderr"] == pytest.approx(0.0, abs=1e-12) and out["floor"] == 0.0
-    np.testing.assert_allclose(out["curve"], 0.05, rtol=1e-12)
-    assert out["curve"].shape == (5,)
-    sde[1, 3] = np.nan
-    assert tracking.tracking_error(sde, opt)["error"] == np.inf
-
-
-def test_tracking_error_monte_carlo_error_is_calibrated():
-    """With loss_opt ~ N(1, s^2) and loss_sde ~ N(1.2, s^2) independently per run and time,
-    e = mean_j |m_S - m_O| / m_O estimates 0.2 within its stated error; the bootstrap standard
-    error matches the spread of e over independent repetitions (to 30%)."""
-    rng = np.random.default_rng(0)
-    runs, times, s = 16, 40, 0.3
-    reps = []
-    ses = []
-    for _ in range(60):
-        opt = 1.0 + s * rng.standard_normal((runs, times))
-        sde = 1.2 + s * rng.standard_normal((runs, times))
-        out = tracking.tracking_error(sde, opt, n_boot=300, seed=1)
-        reps.append(out["error"])
-        ses.append(out["stderr"])
-    reps, se = np.asarray(reps), float(np.mean(ses))
-    assert abs(reps.mean() - 0.2) < 3 * reps.std(ddof=1) / np.sqrt(len(reps)) + 0.01
-    assert se == pytest.approx(reps.std(ddof=1), rel=0.3)
-    floor = tracking.tracking_error(sde, opt)["floor"]  # sqrt(2) s / sqrt(runs) / 1
-    assert floor == pytest.approx(np.sqrt(2) * s / np.sqrt(runs), rel=0.25)
-
-
 def test_kinds_and_names():
-    assert tracking.kinds_for("signsgd") == ("optim", "sde")
-    assert tracking.kinds_for("adamw") == ("optim", "sde", "malladi")
+    assert tracking.kinds_for("signsgd") == ("optim", "sde", "ode")
+    assert tracking.kinds_for("adamw") == ("optim", "sde", "ode", "malladi")
+    assert tracking.sde_name("adamw", "ode") == "adamw"
     assert tracking.sde_name("rmspropw", "malladi") == "malladi_rmsprop"
     assert tracking.sde_name("adam", "malladi") == "malladi_adam"
     assert tracking.sde_name("adamw", "sde") == "adamw"
@@ -62,6 +29,37 @@ def test_kinds_and_names():
     with pytest.raises(ValueError, match="not an SDE"):
         tracking.sde_name("adamw", "optim")
     assert tracking.figure_name("cnn_digits") == "sde_tracking_cnn_digits"
+
+
+@pytest.mark.parametrize("opt", ["signsgd", "adamw"])
+def test_ode_is_the_sde_without_diffusion(tiny_mlp, opt):
+    """Kind "ode" is deterministic (the key does not matter), equals the explicit Euler scheme
+    of the drift alone, and, as the 0-scaled path of our SDE's program, leaves the SDE's own
+    paths unchanged."""
+    from adasde import sdes
+
+    keys = jax.random.split(jax.random.key(4), 2)
+    kw = dict(n_saves=3, save_every=2)
+    ode, _, _ = tracking.simulate(tiny_mlp, opt, "ode", HP[opt], 0.5, keys, **kw)
+    np.testing.assert_array_equal(ode[0], ode[1])
+    sde = sdes.make(opt, jax.grad(tiny_mlp.loss), HP[opt], 0.5)
+    y = sde.init(tiny_mlp.params0)
+    manual = [float(tiny_mlp.loss(y[0]))]
+    for n in range(6):
+        b = sde.drift(n * HP[opt]["eta"], y)
+        y = tuple(yi + HP[opt]["eta"] * bi for yi, bi in zip(y, b, strict=True))
+        if n % 2 == 1:
+            manual.append(float(tiny_mlp.loss(y[0])))
+    np.testing.assert_allclose(ode[0], manual, rtol=1e-5)
+    paths, _, _ = tracking.simulate(tiny_mlp, opt, "sde", HP[opt], 0.5, keys, **kw)
+    joint, _, _ = tracking.simulate(tiny_mlp, opt, "sde", HP[opt], 0.5,
+                                    jax.numpy.concatenate([keys, keys[:1]]),
+                                    noise_scale=np.r_[1.0, 1.0, 0.0], **kw)
+    np.testing.assert_allclose(joint[:2], paths, rtol=1e-5)
+    np.testing.assert_allclose(joint[2], ode[0], rtol=1e-5)
+    assert np.abs(paths[:, -1] - ode[0, -1]).max() > 0  # the diffusion does something
+    with pytest.raises(ValueError, match="one value per key"):
+        tracking.simulate(tiny_mlp, opt, "sde", HP[opt], 0.5, keys, noise_scale=[0.0], **kw)
 
 
 def test_arch_settings_merge_optimizers_and_seeds():
@@ -139,9 +137,11 @@ def test_simulate_job_writes_artifact(tmp_path):
     tracking.simulate_job(cfg, "tiny", out, log=lines.append)
     arrays, meta = artifacts.load(out)
     assert set(arrays) == {"iterations", "loss_signsgd_optim", "loss_signsgd_sde",
-                           "loss_adamw_optim", "loss_adamw_sde", "loss_adamw_malladi"}
+                           "loss_signsgd_ode", "loss_adamw_optim", "loss_adamw_sde",
+                           "loss_adamw_ode", "loss_adamw_malladi"}
     np.testing.assert_array_equal(arrays["iterations"], [0, 2, 4])
     assert arrays["loss_adamw_malladi"].shape == (2, 3)
+    assert arrays["loss_adamw_sde"].shape == (2, 3) and arrays["loss_adamw_ode"].shape == (1, 3)
     assert meta["config"]["seeds"] == 2 and meta["problem"] == "mlp-breast_cancer"
     assert meta["wall_time_s"] > 0 and meta["cpu_time_s"] > 0
     assert any("compile" in line and "adamw/malladi" in line for line in lines)
@@ -168,14 +168,14 @@ def _smoke_config():
 ])
 def test_config_errors_name_the_key(edit, message):
     cfg = _smoke_config()
-    edit(cfg["sde_tracking"]["archs"]["mlp_breast_cancer"])
+    edit(cfg["sde_tracking"]["simulate"]["archs"]["mlp_breast_cancer"])
     with pytest.raises(config.ConfigError, match=message):
         config.validate(cfg, ROOT / "config" / "schema.yaml")
 
 
 def test_transformer_heads_must_divide_width():
     cfg = _smoke_config()
-    cfg["sde_tracking"]["archs"]["t"] = {"arch": "transformer", "dataset": "sequence",
+    cfg["sde_tracking"]["simulate"]["archs"]["t"] = {"arch": "transformer", "dataset": "sequence",
                                          "net": {"d_model": 10, "num_heads": 4}, "sigma": 0.01,
                                          "iterations": 4, "save_every": 2}
     with pytest.raises(config.ConfigError, match="d_model': 10 is not divisible by num_heads"):
@@ -185,7 +185,8 @@ def test_transformer_heads_must_divide_width():
 @pytest.mark.parametrize("name", ["config", "smoke", "paper"])
 def test_shipped_configs_hold_the_section(name):
     cfg = config.load(ROOT / "config" / f"{name}.yaml", ROOT / "config" / "schema.yaml")
-    sec = cfg["sde_tracking"]
+    sec = cfg["sde_tracking"]["simulate"]
+    assert cfg["sde_tracking"]["analyse"]["spread_tolerance"] > 0  # schema default filled
     if name != "smoke":
         assert sec["seeds"] >= 8
         assert set(sec["archs"]) == {"mlp_digits", "cnn_digits", "resnet_digits",

@@ -69,12 +69,10 @@ def test_bad_config_fails_fast_naming_the_key(tmp_path):
     work = copy_project(tmp_path)
     cfg = (work / "config/smoke.yaml").read_text().replace("sgd: {eta: 0.01}", "sgd: {eta: -1}")
     (work / "config/bad.yaml").write_text(cfg)
-    start = time.perf_counter()
     proc = snakemake(work, "figures", "--cores", "1", "--configfile", "config/bad.yaml",
                      check=False)
     assert proc.returncode != 0
-    assert "noise_resilience.optimizers.sgd.eta" in proc.stdout + proc.stderr
-    assert time.perf_counter() - start < 60
+    assert "noise_resilience.simulate.optimizers.sgd.eta" in proc.stdout + proc.stderr
     assert not (work / "results").exists()
 
 
@@ -96,8 +94,7 @@ def test_diverging_runs_are_recorded_not_plotted_as_converged(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_pipeline_end_to_end(smoke_run):
-    work, proc, seconds = smoke_run
-    assert seconds < 180, f"smoke pipeline took {seconds:.0f} s"
+    work, proc, seconds = smoke_run  # timings belong to `make bench`, never to a test
     for f in ("figures/noise_resilience.pdf", "figures/noise_resilience.png",
               "results/notebooks/noise_resilience.ipynb", "results/noise_resilience/numbers.json",
               "results/claims.json"):

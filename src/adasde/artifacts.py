@@ -108,20 +108,27 @@ def package_versions() -> dict:
 
 
 def device_info() -> str:
-    import jax
+    """The JAX device of the running job (``unknown`` where jax was not loaded: this module
+    is also read by the analysis layer, which never imports jax)."""
+    import sys
 
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return "unknown"
     devs = jax.devices()
     return f"{devs[0].platform}:{devs[0].device_kind} x{len(devs)}"
 
 
-def provenance(section: dict, seed: int, *, name: str, wall_time_s: float | None = None,
-               extra: dict | None = None) -> dict:
-    """The ``meta.json`` record of one artifact."""
+def provenance(section: dict, seed: int, *, name: str, dtype: str = "float32",
+               wall_time_s: float | None = None, extra: dict | None = None) -> dict:
+    """The ``meta.json`` record of one artifact: the section the job read, its seed and dtype
+    (``config_hash`` covers all three), git, packages, device and timings."""
     meta = {
         "artifact": name,
         "config": section,
-        "config_hash": config_hash(section),
+        "config_hash": config_hash({"section": section, "seed": int(seed), "dtype": dtype}),
         "seed": int(seed),
+        "dtype": dtype,
         "git": git_info(),
         "packages": package_versions(),
         "python": platform.python_version(),
@@ -146,13 +153,47 @@ def save(npz_path, arrays: dict, meta: dict) -> None:
     write_json(meta_path(npz_path), meta)
 
 
-def load(npz_path) -> tuple[dict, dict]:
-    """Read an artifact: ``(arrays, meta)``; a missing file raises naming the path."""
+class ArtifactError(RuntimeError):
+    """A missing, truncated or damaged artifact; the message names the file and how to rebuild
+    it."""
+
+
+def _rebuild_hint(npz_path) -> str:
+    p = Path(npz_path)
+    return (f"delete it and rebuild: rm -f {p} {meta_path(p)} && make figures "
+            "(add CONFIG=... for another config)")
+
+
+def read_arrays(npz_path) -> dict:
+    """The arrays of an ``.npz`` (no provenance); a missing or damaged file raises
+    :class:`ArtifactError` naming it."""
     npz_path = Path(npz_path)
     if not npz_path.exists():
-        raise FileNotFoundError(f"artifact {npz_path} does not exist (run its simulation rule)")
-    with np.load(npz_path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+        raise ArtifactError(f"artifact {npz_path} does not exist; build it with `make figures`")
+    try:
+        with np.load(npz_path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise ArtifactError(f"artifact {npz_path} is damaged ({type(e).__name__}: {e}); "
+                            + _rebuild_hint(npz_path)) from None
+
+
+def load(npz_path) -> tuple[dict, dict]:
+    """Read an artifact: ``(arrays, meta)``. A missing or truncated ``.npz`` and a missing or
+    unreadable ``.meta.json`` raise :class:`ArtifactError` naming the file and the command that
+    rebuilds it: an artifact is never used without its provenance."""
+    npz_path = Path(npz_path)
+    arrays = read_arrays(npz_path)
     mp = meta_path(npz_path)
-    meta = json.loads(mp.read_text()) if mp.exists() else {}
+    if not mp.exists():
+        raise ArtifactError(f"artifact {npz_path} has no provenance file {mp}; "
+                            + _rebuild_hint(npz_path))
+    try:
+        meta = json.loads(mp.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"provenance file {mp} is not valid JSON ({e}); "
+                            + _rebuild_hint(npz_path)) from None
+    if not isinstance(meta, dict) or "config" not in meta or "seed" not in meta:
+        raise ArtifactError(f"provenance file {mp} lacks its config and seed; "
+                            + _rebuild_hint(npz_path))
     return arrays, meta

@@ -1,34 +1,15 @@
-"""Command-line helpers used by the workflow: ``python -m adasde.cli gather|summary|validate``."""
+"""Command-line helpers used by the workflow: ``python -m adasde.cli gather|summary|validate``,
+and the ``adasde`` console script (the same commands, plus ``adasde scale``: the batch-size
+scaling rules, :mod:`adasde.scale_tool`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import time
 from pathlib import Path
 
 from adasde import claims
-
-
-@contextlib.contextmanager
-def job_log(path):
-    """Send a job's stdout/stderr to its log file (line-buffered) and yield a ``log(msg)``
-    function; the wall time is logged at the end, and errors are logged before re-raising."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with open(path, "w", buffering=1) as fh, contextlib.redirect_stdout(fh), \
-            contextlib.redirect_stderr(fh):
-
-        def log(msg):
-            print(msg, flush=True)
-
-        try:
-            yield log
-        except BaseException as e:
-            log(f"[adasde] FAILED after {time.perf_counter() - start:.1f} s: {e!r}")
-            raise
-        log(f"[adasde] job wall time {time.perf_counter() - start:.1f} s")
+from adasde.jobs import job_log  # noqa: F401 (kept for scripts that import it from here)
 
 
 def _write_text(path, text):
@@ -39,12 +20,22 @@ def _write_text(path, text):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m adasde.cli")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["scale"]:  # its own parser: one-line errors, exit status 2
+        from adasde import scale_tool
+
+        return scale_tool.main(argv[1:])
+    prog = "adasde" if Path(sys.argv[0]).name == "adasde" else "python -m adasde.cli"
+    ap = argparse.ArgumentParser(prog=prog)
     sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("scale", add_help=False,
+                   help="batch-size scaling rules: new lr, betas, eps, weight decay "
+                        "(adasde scale --help)")
     g = sub.add_parser("gather", help="gather numbers.json files into claims.json")
     g.add_argument("out")
     g.add_argument("numbers", nargs="*")
     g.add_argument("--html", help="also write the claims table as HTML here")
+    g.add_argument("--expected", help="folder of expected outcomes (config/expected/*.yaml)")
     b = sub.add_parser("bench-html", help="render results/bench.json as an HTML table")
     b.add_argument("bench")
     b.add_argument("out")
@@ -53,9 +44,15 @@ def main(argv=None) -> int:
     v = sub.add_parser("validate", help="validate a config file against the schema")
     v.add_argument("config")
     v.add_argument("--schema", default="config/schema.yaml")
+    v.add_argument("--quiet", action="store_true", help="print nothing when valid")
     args = ap.parse_args(argv)
     if args.cmd == "gather":
-        records = claims.gather(args.numbers, args.out)
+        try:
+            expected = claims.load_expected_dir(args.expected) if args.expected else {}
+            records = claims.gather(args.numbers, args.out, expected)
+        except claims.ClaimsError as e:
+            print(f"adasde gather: {e}", file=sys.stderr)
+            return 2
         if args.html:
             _write_text(args.html, claims.to_html(records))
         print(claims.summary(records))
@@ -66,7 +63,11 @@ def main(argv=None) -> int:
         cols = list(records[0]) if records else []
         _write_text(args.out, claims.records_html(records, cols, "Benchmarks", flag="meets"))
     elif args.cmd == "summary":
-        print(claims.summary(claims.read_numbers(args.claims)))
+        try:
+            print(claims.summary(claims.read_numbers(args.claims)))
+        except claims.ClaimsError as e:
+            print(f"adasde summary: {e}", file=sys.stderr)
+            return 2
     elif args.cmd == "validate":
         from adasde import config
 
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
         except config.ConfigError as e:
             print(e, file=sys.stderr)
             return 2
-        print(f"{args.config}: valid")
+        if not args.quiet:
+            print(f"{args.config}: valid")
     return 0
 
 

@@ -1,21 +1,50 @@
-r"""Ito Euler-Maruyama as one jitted ``lax.scan``, vmapped over paths and hyper-parameters.
+r"""Weak SDE integrators as one jitted ``lax.scan``, vmapped over paths and hyper-parameters.
 
-For an :class:`adasde.sdes.SDE` :math:`dY = b(t,Y)dt + g(t,Y)\odot dW`, one step is
+For an :class:`adasde.sdes.SDE` :math:`dY = b(t,Y)dt + g(t,Y)\odot dW` with diagonal noise,
+:func:`solve` takes ``n_saves`` blocks of ``save_every`` steps of size :math:`\Delta t` with
+one of two schemes and one of three kinds of increments :math:`\Delta\hat W_n = \sqrt{\Delta t}
+\,Z_n` (:data:`SCHEMES`, :data:`INCREMENTS`):
 
-.. math:: Y_{n+1} = Y_n + b(t_n, Y_n)\,\Delta t + g(t_n, Y_n) \odot \Delta W_n,
-          \qquad \Delta W_n \sim N(0, \Delta t\, I),\ t_n = n\Delta t.
+* ``scheme="euler"``: Euler-Maruyama (Kloeden and Platen 1992, section 9.1; with two-point
+  increments the *simplified weak Euler scheme*, section 14.1, weak order 1),
 
-The integration runs ``n_saves`` blocks of ``save_every`` steps: an outer ``lax.scan`` over
-blocks draws the block's Brownian increments in one call (amortising the PRNG) and an inner
-``lax.scan`` takes the steps; ``observe(y)`` is recorded at :math:`t = 0` and after each
-block. :func:`scan_blocks` is shared with the discrete optimizer runs
+  .. math:: Y_{n+1} = Y_n + b(t_n, Y_n)\,\Delta t + g(t_n, Y_n) \odot \Delta\hat W_n.
+
+* ``scheme="weak2"``: the explicit order-2.0 weak scheme of Platen (Kloeden and Platen,
+  section 15.1, eq. (15.1.1)), derivative-free, see :func:`platen_step`; weak order 2 with
+  three-point (or Gaussian) increments for SDEs whose coefficients act coordinate by coordinate
+  (every SDE of :mod:`adasde.sdes` on the diagonal quadratic), weak order 1 otherwise.
+
+Increments :math:`Z_n` (i.i.d. per coordinate and step, mean 0, variance 1):
+
+* ``"gaussian"``: :math:`N(0, 1)` (the default; the only kind that is a Brownian path, so the
+  one for path-wise comparisons such as the diffrax cross-checks);
+* ``"two_point"``: :math:`\pm 1` with probability 1/2 each (Kloeden and Platen, eq. (14.1.8)),
+  one random bit each: one 32-bit word of ``jax.random.bits`` gives 32 steps of one coordinate;
+* ``"three_point"``: :math:`\pm\sqrt3` with probability 1/6 each, 0 with 2/3 (Kloeden and Platen,
+  eq. (14.2.10); moments 1-5 of :math:`N(0, 1)`), one 32-bit word each (see
+  :func:`three_point_value`).
+
+The outer ``lax.scan`` runs over save blocks; ``observe(y)`` is recorded at :math:`t = 0` and
+after each block. Gaussian increments are by default drawn one whole block at a time (one call
+per block, the historical stream); ``draw_every`` (a divisor of ``save_every``) draws them in
+sub-blocks of that many steps instead, which bounds the memory of a draw (on a CPU whole-block
+draws of large blocks are memory-bound). The bit-based increments use sub-blocks by default
+(:data:`DRAW_EVERY`). Sub-block ``j`` of block ``b`` uses the key ``fold_in(fold_in(key, b),
+j)``; a block drawn whole uses ``fold_in(key, b)``. The streams do not depend on the device.
+:func:`scan_blocks` is shared with the discrete optimizer runs
 (:func:`adasde.optim.run_optimizer`), so SDE and optimizer are sampled on the same grid.
+
+Weak order 2 is also available for any scheme of order 1 by Talay-Tubaro extrapolation,
+:func:`extrapolate` / :func:`talay_tubaro`: :math:`2E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)]`.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +52,18 @@ import jax.numpy as jnp
 from adasde import noise
 
 _tmap = jax.tree_util.tree_map
+
+SCHEMES = ("euler", "weak2")
+INCREMENTS = ("gaussian", "two_point", "three_point")
+# default steps per draw (bounded sub-blocks) for the bit-based increments: a two-point draw of
+# 256 steps is 8 words per coordinate; a three-point draw of 16 steps is 16 words per coordinate
+DRAW_EVERY = {"two_point": 256, "three_point": 16}
+
+# three-point from one 32-bit word w: the sign is bit 0, the value is nonzero iff
+# (w >> 1) < THREE_POINT_THRESHOLD, i.e. with probability 715827883 / 2^31 = 1/3 + 1.6e-10;
+# the magnitude sqrt(2^31 / threshold) = sqrt(3) (1 - 2.3e-10) makes the variance exactly 1
+THREE_POINT_THRESHOLD = 715827883
+THREE_POINT_MAGNITUDE = math.sqrt(2.0**31 / THREE_POINT_THRESHOLD)
 
 
 def standard_normal_block(key, like, n: int):
@@ -36,8 +77,9 @@ def block_key(key, block):
 
 
 def brownian_increments(key, like, n_saves: int, save_every: int, dt):
-    r"""All increments :math:`\Delta W_n` that :func:`euler_maruyama` uses with ``key``, stacked
-    to shape ``(n_saves * save_every, *leaf.shape)`` (for tests and diffrax cross-checks)."""
+    r"""All increments :math:`\Delta W_n` that :func:`euler_maruyama` uses with ``key`` (Gaussian,
+    whole blocks), stacked to shape ``(n_saves * save_every, *leaf.shape)`` (for tests and
+    diffrax cross-checks)."""
 
     def one(b):
         return standard_normal_block(block_key(key, b), like, save_every)
@@ -46,6 +88,139 @@ def brownian_increments(key, like, n_saves: int, save_every: int, dt):
     return _tmap(lambda z: jnp.sqrt(dt) * z.reshape((-1,) + z.shape[2:]), blocks)
 
 
+# --------------------------------------------------------------------------------------------
+# Increments from random bits
+# --------------------------------------------------------------------------------------------
+def _leaf_keys(key, like):
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    return leaves, treedef, jax.random.split(key, len(leaves))
+
+
+def two_point_words(key, like, n: int):
+    """The random words of ``n`` two-point steps: ``uint32`` shaped ``(ceil(n / 32),
+    *leaf.shape)`` for every leaf of ``like``; step ``i`` of a coordinate is bit ``i % 32`` of
+    its word ``i // 32`` (:func:`two_point_value`)."""
+    leaves, treedef, keys = _leaf_keys(key, like)
+    rows = -(-n // 32)
+    out = [jax.random.bits(k, (rows, *x.shape), jnp.uint32) for k, x in zip(keys, leaves,
+                                                                           strict=True)]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def two_point_value(words, i, like):
+    r"""The two-point increments :math:`Z = \pm 1` of step ``i`` (traced) from
+    :func:`two_point_words`: :math:`Z = 1 - 2\,\mathrm{bit}_{i \bmod 32}(w_{\lfloor i/32\rfloor})`,
+    so :math:`P(Z = \pm 1) = 1/2` (Kloeden and Platen, eq. (14.1.8)). Dtypes follow ``like``."""
+    shift = (i % 32).astype(jnp.uint32)
+
+    def leaf(w, x):
+        row = w[0] if w.shape[0] == 1 else jax.lax.dynamic_index_in_dim(w, i // 32, 0, False)
+        bit = jnp.right_shift(row, shift) & jnp.uint32(1)
+        return 1.0 - 2.0 * bit.astype(x.dtype)
+
+    return _tmap(leaf, words, like)
+
+
+def three_point_words(key, like, n: int):
+    """The random words of ``n`` three-point steps: ``uint32`` shaped ``(n, *leaf.shape)``."""
+    leaves, treedef, keys = _leaf_keys(key, like)
+    out = [jax.random.bits(k, (n, *x.shape), jnp.uint32) for k, x in zip(keys, leaves,
+                                                                        strict=True)]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def three_point_value(words, like):
+    r"""Three-point increments from one 32-bit word each (Kloeden and Platen, eq. (14.2.10)):
+    :math:`Z = \pm a` with probability :math:`p/2` each and 0 with :math:`1 - p`, where
+    :math:`p = T/2^{31}` (:data:`THREE_POINT_THRESHOLD`; :math:`|p - 1/3| < 2\cdot10^{-10}`),
+    the sign is bit 0 (exactly symmetric) and :math:`a = p^{-1/2} = \sqrt3\,(1 - 2.3\cdot
+    10^{-10})`, so that :math:`E Z = 0`, :math:`E Z^2 = 1` exactly and :math:`E Z^4 = 1/p`
+    :math:`= 3(1 - 4.7\cdot10^{-10})`. Dtypes follow ``like``."""
+
+    def leaf(w, x):
+        nonzero = jnp.right_shift(w, jnp.uint32(1)) < jnp.uint32(THREE_POINT_THRESHOLD)
+        negative = (w & jnp.uint32(1)) == 1
+        a = jnp.asarray(THREE_POINT_MAGNITUDE, x.dtype)
+        return jnp.where(nonzero, jnp.where(negative, -a, a), jnp.zeros((), x.dtype))
+
+    return _tmap(leaf, words, like)
+
+
+class _Increments(NamedTuple):
+    """How one kind of increments is drawn: ``draw(key, like, n)`` gives the raw draws of ``n``
+    steps; ``per_step``: the raw draws have leading axis ``n`` (scanned over), else they are
+    indexed by the step; ``unit(raw, i, like)`` the unit increments of step ``i``."""
+
+    draw: Callable
+    per_step: bool
+    unit: Callable
+
+
+_KINDS = {
+    "gaussian": _Increments(standard_normal_block, True, lambda r, i, like: r),
+    "two_point": _Increments(two_point_words, False, two_point_value),
+    "three_point": _Increments(three_point_words, True, lambda r, i, like: three_point_value(r,
+                                                                                         like)),
+}
+
+
+def _kind(increments: str) -> _Increments:
+    if increments not in _KINDS:
+        raise ValueError(f"unknown increments {increments!r}; allowed: {', '.join(INCREMENTS)}")
+    return _KINDS[increments]
+
+
+def default_draw_every(increments: str, save_every: int) -> int:
+    """Steps per draw when ``draw_every`` is not given: the whole block for Gaussian increments
+    (the historical stream), else the largest divisor of ``save_every`` not above
+    :data:`DRAW_EVERY`."""
+    _kind(increments)
+    if increments == "gaussian":
+        return save_every
+    bound = DRAW_EVERY[increments]
+    return max(m for m in range(1, min(bound, save_every) + 1) if save_every % m == 0)
+
+
+def unit_increments(key, like, n_saves: int, save_every: int, increments: str = "gaussian",
+                    draw_every: int | None = None):
+    """All unit increments :math:`Z_n` that :func:`solve` uses with ``key``, stacked to shape
+    ``(n_saves * save_every, *leaf.shape)`` (for tests: moments, and path-wise checks)."""
+    kind = _kind(increments)
+    m = _check_draw_every(increments, save_every, draw_every)
+    steps = jnp.arange(m)
+
+    def sub(k):
+        raw = kind.draw(k, like, m)
+        if kind.per_step:
+            return jax.vmap(lambda r: kind.unit(r, 0, like))(raw)
+        return jax.vmap(lambda i: kind.unit(raw, i, like))(steps)
+
+    def one(b):
+        kb = block_key(key, b)
+        if _whole(kind, m, save_every):
+            return sub(kb)
+        return jax.vmap(lambda j: sub(jax.random.fold_in(kb, j)))(jnp.arange(save_every // m))
+
+    z = jax.vmap(one)(jnp.arange(n_saves))
+    return _tmap(lambda a, x: a.reshape((-1, *x.shape)), z, like)
+
+
+def _check_draw_every(increments, save_every, draw_every):
+    m = default_draw_every(increments, save_every) if draw_every is None else int(draw_every)
+    if m < 1 or save_every % m:
+        raise ValueError(f"draw_every must be a divisor of save_every={save_every}, got {m}")
+    return m
+
+
+def _whole(kind: _Increments, m: int, save_every: int) -> bool:
+    """A block drawn in one call keyed by ``block_key`` (per-step kinds with draws of whole
+    blocks); otherwise sub-blocks keyed by ``fold_in(block_key, j)``."""
+    return kind.per_step and m == save_every
+
+
+# --------------------------------------------------------------------------------------------
+# The scan
+# --------------------------------------------------------------------------------------------
 def _progress_printer(label: str, n_saves: int, every: int):
     """A host callback printing ``label: block i/n (p%), elapsed`` about ten times per run; the
     clock starts when block 0 finishes (the callback is traced once, called on every run)."""
@@ -95,10 +270,48 @@ def scan_blocks(step: Callable, y0, key, draw: Callable, *, n_saves: int, save_e
     return obs, y_final
 
 
+def scan_increments(step: Callable, y0, key, like, *, n_saves: int, save_every: int,
+                    observe: Callable, increments: str = "gaussian",
+                    draw_every: int | None = None, progress: str | None = None):
+    """:func:`scan_blocks` with the unit increments of kind ``increments`` shaped like ``like``:
+    ``y <- step(n, y, z_n)``, drawn per block or in sub-blocks of ``draw_every`` steps (module
+    docstring). Returns ``(observations, y_final)``."""
+    kind = _kind(increments)
+    m = _check_draw_every(increments, save_every, draw_every)
+    if _whole(kind, m, save_every):
+        return scan_blocks(lambda n, y, r: step(n, y, kind.unit(r, 0, like)), y0, key,
+                           lambda k, n: kind.draw(k, like, n), n_saves=n_saves,
+                           save_every=save_every, observe=observe, progress=progress)
+
+    def sub_block(j, y, k):  # j: the global index of the sub-block
+        raw = kind.draw(k, like, m)
+        n0 = j * m
+        if kind.per_step:
+            def inner(y, xs):
+                i, r = xs
+                return step(n0 + i, y, kind.unit(r, i, like)), None
+
+            return jax.lax.scan(inner, y, (jnp.arange(m), raw))[0]
+
+        def inner_bits(y, i):
+            return step(n0 + i, y, kind.unit(raw, i, like)), None
+
+        return jax.lax.scan(inner_bits, y, jnp.arange(m))[0]
+
+    def sub_keys(k, n):
+        return jax.vmap(lambda j: jax.random.fold_in(k, j))(jnp.arange(n))
+
+    return scan_blocks(sub_block, y0, key, sub_keys, n_saves=n_saves, save_every=save_every // m,
+                       observe=observe, progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# Schemes
+# --------------------------------------------------------------------------------------------
 def em_step(sde, t, y, dw, dt):
-    r"""One Euler-Maruyama step :math:`y + b(t,y)\Delta t + g(t,y)\odot\Delta W`."""
-    b = sde.drift(t, y)
-    g = sde.diffusion(t, y)
+    r"""One Euler-Maruyama step :math:`y + b(t,y)\Delta t + g(t,y)\odot\Delta W` (Kloeden and
+    Platen, section 9.1; drift and diffusion from one :meth:`~adasde.sdes.SDE.coefficients`)."""
+    b, g = sde.coefficients(t, y)
     out = []
     for yi, bi, gi in zip(y, b, g, strict=True):
         if gi is None:
@@ -108,21 +321,179 @@ def em_step(sde, t, y, dw, dt):
     return tuple(out)
 
 
-def euler_maruyama(sde, x0, key, *, dt, n_saves: int, save_every: int,
-                   observe: Callable | None = None, progress: str | None = None):
-    r"""Integrate ``sde`` from :math:`X_0 = x_0` over :math:`n_{saves}\cdot save_{every}` steps of
-    size ``dt`` (one path). ``observe`` maps the SDE state to what is saved (default: the
-    position :math:`X_t`). Returns ``(observations, final_state)``; vmap over ``key`` for paths.
+def platen_step(sde, t, y, z, dt):
+    r"""One step of Platen's explicit order-2.0 weak scheme (Kloeden and Platen, section 15.1,
+    eq. (15.1.1), one noise per coordinate, time as a state component) with unit increments
+    ``z`` (:math:`\Delta\hat W = \sqrt{\Delta}\,z`):
+
+    .. math::
+        \bar Y &= Y + b\Delta + g\,\Delta\hat W, \qquad
+        \bar Y^\pm = Y + b\Delta \pm g\sqrt\Delta, \\
+        Y_{n+1} &= Y + \tfrac12\big(b(t+\Delta, \bar Y) + b\big)\Delta
+                 + \tfrac14\big(g(t+\Delta, \bar Y^+) + g(t+\Delta, \bar Y^-) + 2g\big)
+                   \Delta\hat W
+                 + \tfrac14\big(g(t+\Delta, \bar Y^+) - g(t+\Delta, \bar Y^-)\big)
+                   \big((\Delta\hat W)^2 - \Delta\big)\Delta^{-1/2}
+
+    with :math:`b, g` at :math:`(t, Y)`, products coordinate by coordinate. Weak order 2 with
+    three-point or Gaussian increments when every coordinate's coefficients depend on that
+    coordinate only (for each state component: the diagonal quadratic); with coupled
+    coordinates the vectorised :math:`\bar Y^\pm` omit the cross terms :math:`L^r g^j` and the
+    order is 1. For additive noise (``sde.additive``) :math:`g(\bar Y^\pm) = g` and the step is
+    :math:`Y + \tfrac12(b(\bar Y) + b)\Delta + g\,\Delta\hat W` (two drift evaluations).
     """
+    sq = jnp.sqrt(dt)
+    b, g = sde.coefficients(t, y)
+    dw = _tmap(lambda zi: sq * zi, z)
+
+    def shifted(sign):  # Y + b dt + g * (dW or +-sqrt(dt))
+        out = []
+        for yi, bi, gi in zip(y, b, g, strict=True):
+            if gi is None:
+                out.append(_tmap(lambda a, da: a + da * dt, yi, bi))
+            elif sign == 0:
+                out.append(_tmap(lambda a, da, s, w: a + da * dt + s * w, yi, bi, gi, dw))
+            else:
+                out.append(_tmap(lambda a, da, s: a + da * dt + sign * s * sq, yi, bi, gi))
+        return tuple(out)
+
+    b_bar = sde.coefficients(t + dt, shifted(0))[0]
+    if sde.additive:
+        g_plus = g_minus = g
+    else:
+        g_plus = sde.coefficients(t + dt, shifted(1))[1]
+        g_minus = sde.coefficients(t + dt, shifted(-1))[1]
+    out = []
+    for yi, bi, bbi, gi, gp, gm in zip(y, b, b_bar, g, g_plus, g_minus, strict=True):
+        if gi is None:
+            out.append(_tmap(lambda a, d0, d1: a + 0.5 * (d1 + d0) * dt, yi, bi, bbi))
+        elif sde.additive:
+            out.append(_tmap(lambda a, d0, d1, s, w: a + 0.5 * (d1 + d0) * dt + s * w,
+                             yi, bi, bbi, gi, dw))
+        else:
+            out.append(_tmap(
+                lambda a, d0, d1, s, sp, sm, w, zz: a + 0.5 * (d1 + d0) * dt
+                + 0.25 * (sp + sm + 2.0 * s) * w + 0.25 * (sp - sm) * sq * (zz * zz - 1.0),
+                yi, bi, bbi, gi, gp, gm, dw, z))
+    return tuple(out)
+
+
+class Solution(NamedTuple):
+    """What :func:`solve` returns: ``observations`` (leading axis ``n_saves + 1``), the final
+    ``state`` and ``average`` (``None`` unless requested)."""
+
+    observations: Any
+    state: Any
+    average: Any = None
+
+
+def solve(sde, x0, key, *, dt, n_saves: int, save_every: int, scheme: str = "euler",
+          increments: str = "gaussian", draw_every: int | None = None,
+          observe: Callable | None = None, average: tuple[Callable, int] | None = None,
+          progress: str | None = None) -> Solution:
+    r"""Integrate ``sde`` from :math:`X_0 = x_0` over :math:`N = n_{saves}\cdot save_{every}`
+    steps of size ``dt`` (one path; vmap over ``key`` for paths) with ``scheme``
+    (:data:`SCHEMES`) and ``increments`` (:data:`INCREMENTS`), drawn per ``draw_every`` steps
+    (module docstring). ``observe`` maps the state to what is saved (default: the position
+    :math:`X_t`), at :math:`t = 0` and after every block.
+
+    ``average=(fn, n0)`` also returns the time average :math:`\frac{1}{N - n_0}\sum_{n=n_0}^{N-1}
+    fn(Y_n)` over the chain (the scheme's own stationary law, whatever the scheme), accumulated
+    inside the scan. Defaults reproduce :func:`euler_maruyama` bit for bit.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
     observe = observe or sde.position
     y0 = sde.init(x0)
+    sq = jnp.sqrt(dt)
 
-    def step(n, y, z):
-        dw = _tmap(lambda zi: jnp.sqrt(dt) * zi, z)
-        return em_step(sde, n * dt, y, dw, dt)
+    if scheme == "euler":
+        def scheme_step(n, y, z):
+            return em_step(sde, n * dt, y, _tmap(lambda zi: sq * zi, z), dt)
+    else:
+        def scheme_step(n, y, z):
+            return platen_step(sde, n * dt, y, z, dt)
 
-    def draw(k, n):
-        return standard_normal_block(k, x0, n)
+    if average is None:
+        obs, y = scan_increments(scheme_step, y0, key, x0, n_saves=n_saves,
+                                 save_every=save_every, observe=observe, increments=increments,
+                                 draw_every=draw_every, progress=progress)
+        return Solution(obs, y)
 
-    return scan_blocks(step, y0, key, draw, n_saves=n_saves, save_every=save_every,
-                       observe=observe, progress=progress)
+    fn, n0 = average
+    n_total = n_saves * save_every
+    if not 0 <= n0 < n_total:
+        raise ValueError(f"average: the first step must be in [0, {n_total}), got {n0}")
+
+    def step(n, carry, z):
+        y, acc = carry
+        w = n >= n0
+        acc = _tmap(lambda s, v: s + jnp.where(w, v, jnp.zeros_like(v)), acc, fn(y))
+        return scheme_step(n, y, z), acc
+
+    acc0 = _tmap(jnp.zeros_like, fn(y0))
+    obs, (y, acc) = scan_increments(step, (y0, acc0), key, x0, n_saves=n_saves,
+                                    save_every=save_every, observe=lambda c: observe(c[0]),
+                                    increments=increments, draw_every=draw_every,
+                                    progress=progress)
+    return Solution(obs, y, _tmap(lambda s: s / (n_total - n0), acc))
+
+
+def euler_maruyama(sde, x0, key, *, dt, n_saves: int, save_every: int,
+                   observe: Callable | None = None, progress: str | None = None,
+                   increments: str = "gaussian", draw_every: int | None = None):
+    r"""Integrate ``sde`` from :math:`X_0 = x_0` over :math:`n_{saves}\cdot save_{every}` steps of
+    size ``dt`` (one path) by Euler-Maruyama (Kloeden and Platen, section 9.1; with
+    ``increments="two_point"`` the simplified weak Euler scheme, section 14.1). ``observe`` maps
+    the SDE state to what is saved (default: the position :math:`X_t`). Returns
+    ``(observations, final_state)``; vmap over ``key`` for paths. :func:`solve` with
+    ``scheme="euler"``.
+    """
+    sol = solve(sde, x0, key, dt=dt, n_saves=n_saves, save_every=save_every, scheme="euler",
+                increments=increments, draw_every=draw_every, observe=observe,
+                progress=progress)
+    return sol.observations, sol.state
+
+
+def weak_order2(sde, x0, key, *, dt, n_saves: int, save_every: int,
+                observe: Callable | None = None, progress: str | None = None,
+                increments: str = "three_point", draw_every: int | None = None):
+    """Platen's explicit order-2.0 weak scheme (:func:`platen_step`; Kloeden and Platen, section
+    15.1) with three-point increments; returns ``(observations, final_state)`` like
+    :func:`euler_maruyama`. :func:`solve` with ``scheme="weak2"``."""
+    sol = solve(sde, x0, key, dt=dt, n_saves=n_saves, save_every=save_every, scheme="weak2",
+                increments=increments, draw_every=draw_every, observe=observe,
+                progress=progress)
+    return sol.observations, sol.state
+
+
+# --------------------------------------------------------------------------------------------
+# Talay-Tubaro extrapolation
+# --------------------------------------------------------------------------------------------
+def extrapolate(coarse, fine, order: int = 1):
+    r"""Talay-Tubaro (Richardson) extrapolation of expectations computed with a scheme of weak
+    order :math:`p` = ``order`` at steps :math:`\Delta` (``coarse``) and :math:`\Delta/2`
+    (``fine``): :math:`(2^p E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)])/(2^p - 1)`, i.e.
+    :math:`2E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)]` for Euler, whose error is
+    :math:`O(\Delta^{p+1})` (Talay and Tubaro 1990; Kloeden and Platen, section 14.6). Leafwise
+    on pytrees of arrays."""
+    c = 2.0**order
+    return _tmap(lambda a, b: (c * b - a) / (c - 1.0), coarse, fine)
+
+
+def extrapolate_se(se_coarse, se_fine, order: int = 1):
+    r"""Standard error of :func:`extrapolate` from independent runs:
+    :math:`\sqrt{(2^p s_{fine})^2 + s_{coarse}^2}/(2^p - 1)`."""
+    c = 2.0**order
+    return _tmap(lambda a, b: jnp.sqrt((c * b) ** 2 + a**2) / (c - 1.0), se_coarse, se_fine)
+
+
+def talay_tubaro(estimate: Callable, dt, order: int = 1) -> dict:
+    r"""Run ``estimate(dt)`` and ``estimate(dt / 2)`` (each a pytree of expectations; any job can
+    pass a closure over its own simulation, e.g. ``substeps`` k and 2k) and return ``{"coarse",
+    "fine", "extrapolated", "correction"}`` with ``extrapolated`` = :func:`extrapolate` and
+    ``correction = extrapolated - fine``, the estimated weak error left at ``dt / 2``."""
+    coarse, fine = estimate(dt), estimate(dt / 2)
+    ext = extrapolate(coarse, fine, order)
+    return {"coarse": coarse, "fine": fine, "extrapolated": ext,
+            "correction": _tmap(lambda e, f: e - f, ext, fine)}

@@ -28,6 +28,21 @@ OPTIMIZER_LABELS = {
     "adam": "Adam",
     "adamw": "AdamW",
 }
+# Fixed colours and short names of the batch-size scaling rules (adasde.scaling.RULES).
+RULE_COLORS = {
+    "this_paper": "#1f77b4",
+    "malladi": "#d62728",
+    "alternative": "#2ca02c",
+    "signsgd": "#9467bd",
+    "sgd_linear": "#8c564b",
+}
+RULE_SHORT = {
+    "this_paper": "this paper",
+    "malladi": "Malladi",
+    "alternative": "alternative",
+    "signsgd": "SignSGD sqrt rule",
+    "sgd_linear": "linear rule",
+}
 
 
 def use_style() -> None:

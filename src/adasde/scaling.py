@@ -22,6 +22,12 @@ rule            eta          1 - beta_i              eps              theta
 
 (d = delta.) Every rule composes multiplicatively, so ``rule(rule(hp, d), 1/d)`` returns ``hp``
 (up to rounding), whether or not the intermediate point is defined.
+
+For practitioners (``adasde scale``, :mod:`adasde.scale_tool`): :func:`scale_hparams` and
+:func:`scale_all` take one optimizer's values and two batch sizes, validate them
+(:class:`HparamError`), apply :func:`scale` and report each result's domain (:class:`Issue`:
+a beta outside (0, 1), 1 - beta or lr*weight_decay above :data:`SMALL`, a rule derived without
+weight decay); :func:`hparams_from_library` maps lr, betas, eps, weight_decay onto these keys.
 """
 
 from __future__ import annotations
@@ -195,3 +201,286 @@ def scale(rule: str, hp: dict, delta) -> Scaled:
     bad = undefined(new)
     reason = "; ".join(f"{k} = {new[k]:.4g} outside (0, 1)" for k in bad)
     return Scaled(rule, delta, new, not bad, reason)
+
+
+# ------------------------------------------------------- practitioner API (``adasde scale``)
+#
+# The hyper-parameters of one optimizer as a practitioner sets them, scaled by every rule with
+# the same rule functions as above (``scale``), plus the domain checks the figures only need
+# in part. Practitioner names map one to one onto the paper's: lr = eta, betas = (beta1,
+# beta2), eps = eps (added to sqrt(v-hat), outside the square root, as in torch and optax),
+# weight_decay = theta, with the decoupled update -lr*weight_decay*x (torch.optim.AdamW and
+# optax.adamw both multiply the decay by the learning rate, as the paper's -eta*theta*x does).
+
+#: The paper's keys each optimizer uses (besides the batch size).
+OPTIMIZERS: dict[str, tuple[str, ...]] = {
+    "adamw": ("eta", "beta1", "beta2", "eps", "theta"),
+    "rmspropw": ("eta", "beta2", "eps", "theta"),
+    "adam": ("eta", "beta1", "beta2", "eps"),
+    "signsgd": ("eta",),
+}
+#: The rules that apply to each optimizer, in the order they are reported.
+OPTIMIZER_RULES: dict[str, tuple[str, ...]] = {
+    "adamw": ("this_paper", "malladi", "alternative"),
+    "rmspropw": ("this_paper", "malladi", "alternative"),
+    "adam": ("this_paper", "malladi", "alternative"),
+    "signsgd": ("signsgd",),
+}
+#: "Small" for a per-step rate c (c = 1 - beta_i, or the per-step decay eta*theta). The SDEs
+#: replace the per-step factor 1 - c by the continuous-time relaxation exp(-c), correct to first
+#: order in c: the rate -ln(1 - c) exceeds c by about c/2 (5.4% at c = 0.1, 28% at c = 0.4),
+#: and an EMA window 1/c shorter than 10 steps is a few gradients rather than a smooth average.
+#: 0.1 also admits beta1 = 0.9, the common default and the smallest beta1 of the paper's own
+#: grid (0.975, 0.95, 0.9). Beyond it the rule is outside the regime it was derived in, which
+#: is reported, not refused (on the quadratic the rule can still hold there).
+SMALL = 0.1
+_SMALL_TOL = 1e-9  # relative: delta*(1 - beta) = 0.1 computed as 0.10000000000000003 is small
+
+
+class HparamError(ValueError):
+    """Invalid input to :func:`scale_hparams`; ``key`` names the offending input (``eta``,
+    ``beta1``, ``beta2``, ``eps``, ``theta``, ``batch``, ``to_batch``, ``optimizer``, ``rule``)
+    and ``message`` says what is wrong with its value."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Why a scaled (or base) point is outside a rule's domain. ``kind`` is ``"undefined"`` (a
+    beta outside (0, 1): the rule gives no optimizer), ``"not_small"`` (1 - beta or the
+    per-step decay eta*theta above :data:`SMALL`: outside the SDE regime the rule is derived
+    in) or ``"derivation"`` (the rule was not derived for this optimizer's hyper-parameters);
+    ``key`` is a paper key (``beta1``, ``beta2``, ``theta``) or ``eta*theta``."""
+
+    key: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScaledHparams:
+    """One optimizer's hyper-parameters under one rule for ``batch -> to_batch``: ``base`` and
+    ``hp`` in the paper's keys (no ``B``), ``defined`` exactly as :func:`scale` says, the domain
+    ``issues`` of the new point and ``base_issues`` of the base, and ``notes`` (caveats that are
+    not domain failures)."""
+
+    optimizer: str
+    rule: str
+    batch: int
+    to_batch: int
+    delta: float
+    base: dict
+    hp: dict
+    defined: bool
+    issues: tuple[Issue, ...] = ()
+    base_issues: tuple[Issue, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def in_domain(self) -> bool:
+        """Both the base and the scaled point are inside the rule's domain."""
+        return not self.issues and not self.base_issues
+
+    def library(self, which: str = "hp") -> dict:
+        """``hp`` (or ``base``) in practitioner names: ``lr``, ``betas`` (tuple), ``eps``,
+        ``weight_decay`` (keys the optimizer does not use are left out)."""
+        return library_hparams(self.optimizer, getattr(self, which))
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (floats exactly as computed)."""
+        def issues(xs):
+            return [{"key": i.key, "kind": i.kind, "reason": i.reason} for i in xs]
+
+        return {
+            "optimizer": self.optimizer, "rule": self.rule, "batch": self.batch,
+            "to_batch": self.to_batch, "delta": self.delta,
+            "base": self.library("base"), "scaled": self.library("hp"),
+            "defined": self.defined, "in_domain": self.in_domain,
+            "issues": issues(self.issues), "base_issues": issues(self.base_issues),
+            "notes": list(self.notes),
+        }
+
+
+def library_hparams(optimizer: str, hp: dict) -> dict:
+    """Paper keys -> practitioner names (``lr``, ``betas``, ``eps``, ``weight_decay``)."""
+    out = {"lr": hp["eta"]}
+    betas = tuple(hp[k] for k in BETA_KEYS if k in OPTIMIZERS[optimizer])
+    if betas:
+        out["betas"] = betas
+    for src, dst in (("eps", "eps"), ("theta", "weight_decay")):
+        if src in OPTIMIZERS[optimizer]:
+            out[dst] = hp[src]
+    return out
+
+
+def hparams_from_library(optimizer: str, lr, betas=(), eps=None, weight_decay=None) -> dict:
+    """Practitioner values -> the paper's keys for ``optimizer``: ``lr`` is eta, ``betas`` are
+    (beta1, beta2) (one value, beta2, for ``rmspropw``; none for ``signsgd``), ``eps`` is added
+    to sqrt(v-hat), ``weight_decay`` is theta in the decoupled step -lr*weight_decay*x.
+    Wrong counts raise :class:`HparamError`; values are checked by :func:`scale_hparams`."""
+    _check_optimizer(optimizer)
+    keys = OPTIMIZERS[optimizer]
+    hp = {"eta": lr}
+    beta_keys = [k for k in BETA_KEYS if k in keys]
+    betas = tuple(betas or ())
+    if len(betas) != len(beta_keys):
+        want = {0: "no betas", 1: "one beta (beta2)", 2: "two betas (beta1 beta2)"}
+        raise HparamError(beta_keys[0] if beta_keys else "beta1",
+                          f"{optimizer} takes {want[len(beta_keys)]}, got {len(betas)}")
+    hp.update(zip(beta_keys, betas, strict=True))
+    if "eps" in keys:
+        hp["eps"] = 0.0 if eps is None else eps
+    elif eps is not None:
+        raise HparamError("eps", f"{optimizer} has no eps")
+    if "theta" in keys:
+        if weight_decay is None:
+            raise HparamError("theta", f"{optimizer} needs its weight decay (0 for none)")
+        hp["theta"] = weight_decay
+    elif weight_decay:
+        raise HparamError("theta", f"{optimizer} has no decoupled weight decay"
+                          + ("; use adamw" if optimizer == "adam" else ""))
+    return hp
+
+
+def _check_optimizer(optimizer):
+    if optimizer not in OPTIMIZERS:
+        raise HparamError("optimizer", f"unknown optimizer {optimizer!r}; allowed: "
+                          f"{', '.join(OPTIMIZERS)}")
+
+
+def _finite(key, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise HparamError(key, f"{v!r} is not a number")
+    v = float(v)
+    if not np.isfinite(v):
+        raise HparamError(key, f"{v!r} must be finite")
+    return v
+
+
+def _batch(key, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+            v = int(v)
+        else:
+            raise HparamError(key, f"{v!r} must be a positive integer")
+    if v <= 0:
+        raise HparamError(key, f"{v!r} must be a positive integer")
+    return int(v)
+
+
+def check_hparams(optimizer: str, hp: dict) -> dict:
+    """Validate ``hp`` for ``optimizer`` and return it as floats: exactly the keys of
+    :data:`OPTIMIZERS` (a zero ``theta`` may be given to an optimizer without weight decay),
+    eta > 0, betas in the open interval (0, 1), eps >= 0, theta >= 0, all finite."""
+    _check_optimizer(optimizer)
+    keys = OPTIMIZERS[optimizer]
+    hp = dict(hp)
+    if "theta" in hp and "theta" not in keys and hp["theta"] == 0:
+        del hp["theta"]
+    for k in hp:
+        if k not in keys:
+            extra = "; the batch sizes are arguments of their own" if k == "B" else ""
+            raise HparamError(k, f"{optimizer} does not use {k!r} (it uses "
+                              f"{', '.join(keys)}){extra}")
+    for k in keys:
+        if k not in hp:
+            raise HparamError(k, f"missing: {optimizer} needs {', '.join(keys)}")
+    out = {k: _finite(k, hp[k]) for k in keys}
+    if not out["eta"] > 0:
+        raise HparamError("eta", f"{out['eta']!r} must be positive")
+    for k in BETA_KEYS:
+        if k in out and not 0.0 < out[k] < 1.0:
+            raise HparamError(k, f"{k} = {out[k]!r} must be in (0, 1)")
+    for k in ("eps", "theta"):
+        if k in out and out[k] < 0:
+            raise HparamError(k, f"{out[k]!r} must be >= 0")
+    return out
+
+
+def _small(c) -> bool:
+    return c <= SMALL * (1 + _SMALL_TOL)
+
+
+def regime_issues(hp: dict, prime: str = "'", base: dict | None = None) -> list[Issue]:
+    r"""Domain issues of one point: a beta outside (0, 1) (``undefined``), 1 - beta_i or the
+    per-step decay eta*theta above :data:`SMALL` (``not_small``). ``prime`` marks the names in
+    the reasons (``"'"`` for a scaled point, ``""`` for the base); with the ``base`` the point
+    was scaled from, a beta's reason also says which base beta would stay small."""
+    out = []
+    for k in BETA_KEYS:
+        if k not in hp:
+            continue
+        b, c = hp[k], 1.0 - hp[k]
+        hint = ""
+        if base is not None and k in base and c > 1.0 - base[k] and _small(1.0 - base[k]):
+            factor = c / (1.0 - base[k])
+            hint = f"; a base {k} >= {1.0 - SMALL / factor:.6g} stays inside at this delta"
+        if not 0.0 < b < 1.0:
+            out.append(Issue(k, "undefined", f"{k}{prime} = {b:.6g} is outside (0, 1): the rule "
+                                             f"gives no optimizer here{hint}"))
+        elif not _small(c):
+            out.append(Issue(k, "not_small",
+                             f"1 - {k}{prime} = {c:.6g} > {SMALL}: an EMA window of "
+                             f"{1 / c:.3g} steps, outside the small-(1 - beta) regime of "
+                             f"the SDE the rule is derived from{hint}"))
+    if "theta" in hp:
+        c = hp["eta"] * hp["theta"]
+        if not _small(c):
+            out.append(Issue("eta*theta", "not_small",
+                             f"lr{prime}*weight_decay{prime} = {c:.6g} > {SMALL}: the per-step "
+                             f"decay factor 1 - {c:.6g} is not close to 1"
+                             + (" (it flips or zeroes the weights)" if c >= 1 else "")))
+    return out
+
+
+_NOTES = {
+    "this_paper": "this paper's rule (Lemma 3.13) keeps the asymptotic loss and the speed per "
+                  "sample in the noise-dominated regime",
+    "malladi": "Malladi et al.'s square-root rule, derived for Adam/RMSprop without weight "
+               "decay in the noise-dominated regime",
+    "alternative": "the alternative reading of Lemma 3.13 (1 - beta -> sqrt(delta)*(1 - beta)); "
+                   "refuted by this project's simulations, shown for comparison",
+    "signsgd": "SignSGD's square-root rule keeps the Phase-3 (noise-dominated) asymptotic loss "
+               "and rate per sample; in Phase 1 (signal-dominated) SignSGD does not depend on B",
+}
+
+
+def scale_hparams(optimizer: str, hp: dict, batch: int, to_batch: int,
+                  rule: str) -> ScaledHparams:
+    """Scale ``optimizer``'s hyper-parameters ``hp`` (paper keys, see :data:`OPTIMIZERS`;
+    :func:`hparams_from_library` converts practitioner values) from batch size ``batch`` to
+    ``to_batch`` under ``rule`` (one of :data:`OPTIMIZER_RULES` ``[optimizer]``), with
+    ``delta = to_batch / batch`` (any positive ratio: delta < 1 shrinks the batch). The values
+    are :func:`scale`'s, i.e. exactly those the figures use. Invalid input raises
+    :class:`HparamError`; a result outside the rule's domain is returned with its issues."""
+    base = check_hparams(optimizer, hp)
+    batch, to_batch = _batch("batch", batch), _batch("to_batch", to_batch)
+    if rule not in OPTIMIZER_RULES[optimizer]:
+        raise HparamError("rule", f"rule {rule!r} does not apply to {optimizer}; allowed: "
+                          f"{', '.join(OPTIMIZER_RULES[optimizer])}")
+    delta = to_batch / batch
+    s = scale(rule, {**base, "B": float(batch)}, delta)
+    assert np.isclose(s.hp["B"], to_batch, rtol=1e-12, atol=0), (s.hp["B"], to_batch)
+    new = {k: s.hp[k] for k in OPTIMIZERS[optimizer]}
+    issues = regime_issues(new, base=base)
+    assert s.defined == (not any(i.kind == "undefined" for i in issues)), s
+    if rule == "malladi" and base.get("theta", 0.0) > 0:
+        issues.append(Issue("theta", "derivation",
+                            f"Malladi et al.'s rule is derived without weight decay and keeps "
+                            f"weight_decay, so the decay per sample changes by 1/sqrt(delta) = "
+                            f"{1 / np.sqrt(delta):.4g}"))
+    notes = [_NOTES[rule]]
+    if rule in ("this_paper", "malladi") and base.get("theta", 0.0) == 0 \
+            and optimizer != "signsgd":
+        notes.append("without weight decay this paper's rule and Malladi et al.'s coincide")
+    return ScaledHparams(optimizer, rule, batch, to_batch, delta, base, new, s.defined,
+                         tuple(issues), tuple(regime_issues(base, prime="")), tuple(notes))
+
+
+def scale_all(optimizer: str, hp: dict, batch: int, to_batch: int) -> list[ScaledHparams]:
+    """:func:`scale_hparams` under every rule of :data:`OPTIMIZER_RULES` ``[optimizer]``."""
+    _check_optimizer(optimizer)
+    return [scale_hparams(optimizer, hp, batch, to_batch, r) for r in OPTIMIZER_RULES[optimizer]]

@@ -3,8 +3,11 @@ import os
 import shlex
 import sys
 
+import json
+
 import yaml
 
+from adasde import codehash
 from adasde import config as adasde_config
 
 PY = shlex.quote(sys.executable)
@@ -17,16 +20,48 @@ if _gpu_slots is not None and getattr(_gpu_slots, "value", _gpu_slots):
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / _n:.2f}")
 
+# Jobs run, and code_hash() hashes, the library of this checkout (src/adasde beside the
+# Snakefile), whatever adasde the interpreter has installed.
+_SRC = os.path.join(workflow.basedir, "src")
+if os.path.isdir(os.path.join(_SRC, "adasde")):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [_SRC] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    codehash.set_source(os.path.join(_SRC, "adasde"))
+
 try:
+    # The files themselves first, with the strict loader (duplicate keys, tags, YTE); then the
+    # merged config Snakemake built from them (and from --config), against the schema.
+    for _path in workflow.configfiles:
+        adasde_config.read_yaml(_path)
     adasde_config.validate(config, workflow.source_path("../../config/schema.yaml"))
 except adasde_config.ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+
+def job_params(section, simulate=None, drop=()):
+    """The ``job`` param of a simulation rule: exactly the values its job reads (the seed, the
+    dtype and the section's ``simulate`` part, less the keys in ``drop``), so that changing any
+    of them reruns the job and changing anything else (e.g. ``analyse``) does not."""
+    sim = config[section]["simulate"] if simulate is None else simulate
+    return {
+        "seed": config["seed"],
+        "dtype": config["dtype"],
+        "section": {k: v for k, v in sim.items() if k not in drop},
+    }
+
+
+def code_hash(*modules):
+    """The ``code`` param of a rule: a hash of the syntax trees of every adasde module that
+    ``modules`` import (adasde.codehash), so that editing library code a job runs reruns it."""
+    return codehash.code_hash(*modules)
 
 # The `gpu` resource of every simulation/training job (config key gpus_per_job, default 1):
 # the GPU profile caps concurrent GPU jobs with it; CPU cluster profiles set it to 0.
 GPUS_PER_JOB = config["gpus_per_job"]
 
-# FIGURES[name] = {"notebook": path, "data": [artifact paths], "params": {papermill params}}
+# FIGURES[name] = {"notebook": path, "inputs": {name: artifact .npz path}, "analyse": {...},
+#                  "params": {extra papermill params}}
 # One notebook job per figure name (several names may share a notebook file with other params).
 # Each simulation section registers its figures in simulate.smk / train.smk; figures.smk runs
 # every registered notebook with papermill.
@@ -36,15 +71,45 @@ FIGURES = {}
 CAPTIONS = yaml.safe_load(open(workflow.source_path("../report/captions.yaml"))) or {}
 
 
-def register_figure(name, notebook, data, params=None):
-    """Register figure ``name``: ``notebook`` turns the artifacts ``data`` into
-    figures/<name>.pdf/.png and results/<name>/numbers.json (papermill ``params`` extra).
+def register_figure(name, notebook, data, analyse, params=None):
+    """Register figure ``name``: ``notebook`` turns the artifacts ``data`` (.npz paths; each
+    has its .meta.json beside it) into figures/<name>.pdf/.png and results/<name>/numbers.json
+    with the settings ``analyse``. The notebook receives ``inputs`` ({stem: path}) and
+    ``analyse`` and reads nothing else (papermill ``params`` extra).
     """
     FIGURES[name] = {
         "notebook": notebook,
-        "data": list(data),
+        "inputs": {os.path.basename(p).removesuffix(".npz"): p for p in data},
+        "analyse": dict(analyse),
         "params": dict(params or {}),
     }
+
+
+def figure_inputs(figure):
+    """Every file a figure's notebook reads: its artifacts and their provenance files."""
+    paths = list(FIGURES[figure]["inputs"].values())
+    return paths + [p.removesuffix(".npz") + ".meta.json" for p in paths]
+
+
+def notebook_settings(figure):
+    """The papermill parameters of a figure that are not paths of its own outputs, as one
+    YAML (JSON) string: a plain function of the wildcards, so Snakemake reruns the notebook
+    when any of them (an analysis setting, an input list) changes."""
+    spec = FIGURES[figure]
+    return json.dumps(
+        {
+            "figure": figure,
+            "inputs": spec["inputs"],
+            "analyse": spec["analyse"],
+            **spec["params"],
+        },
+        sort_keys=True,
+    )
+
+
+def notebook_code(figure):
+    """The ``code`` param of a figure's notebook: the adasde modules its cells import."""
+    return code_hash(*codehash.notebook_imports(FIGURES[figure]["notebook"]))
 
 
 def caption(figure):
@@ -70,17 +135,12 @@ def print_claims_summary(path):
         print(adasde_claims.summary(adasde_claims.read_numbers(path)), flush=True)
 
 
-def papermill_params(wildcards, output):
-    """The ``-p name value`` arguments of a figure's notebook. The folders come from the job's
-    own output paths, so they are right under a storage provider too (e.g. Kubernetes).
-    """
+def papermill_dirs(wildcards, output):
+    """The ``-p results_dir/figures_dir`` arguments: the job's own output folders, so they are
+    right under a storage provider too (e.g. Kubernetes)."""
     import os
 
-    spec = FIGURES[wildcards.figure]
-    params = {
-        "figure": wildcards.figure,
-        "results_dir": os.path.dirname(output.numbers),
-        "figures_dir": os.path.dirname(output.pdf),
-        **spec["params"],
-    }
-    return " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in params.items())
+    return (
+        f"-p results_dir {shlex.quote(os.path.dirname(output.numbers))} "
+        f"-p figures_dir {shlex.quote(os.path.dirname(output.pdf))}"
+    )

@@ -5,7 +5,7 @@
 rule notebook:
     input:
         notebook=lambda w: FIGURES[w.figure]["notebook"],
-        data=lambda w: FIGURES[w.figure]["data"],
+        data=lambda w: figure_inputs(w.figure),
     output:
         executed=report(
             "results/notebooks/{figure}.ipynb",
@@ -28,9 +28,14 @@ rule notebook:
     conda:
         "../../envs/adasde.yaml"
     params:
-        papermill=papermill_params,
+        # settings and code are functions of the wildcards only: Snakemake compares them with
+        # the last run's and reruns the notebook when they differ (a function of `output`
+        # would be left out of that check)
+        settings=lambda w: notebook_settings(w.figure),
+        code=lambda w: notebook_code(w.figure),
+        dirs=papermill_dirs,
         py=PY,
         caption=lambda w: caption(w.figure),
     shell:
         "{params.py} -m papermill {input.notebook:q} {output.executed:q} -k python3 "
-        "{params.papermill} > {log:q} 2>&1"
+        "-y {params.settings:q} {params.dirs} > {log:q} 2>&1"

@@ -1,12 +1,19 @@
 # Claims of every figure gathered into results/claims.json, rendered as an HTML table for the
 # report together with the resolved configuration (and the benchmark table when present).
+import glob
 import json
 import os
 
 
+EXPECTED_DIR = config["expected_outcomes"]
+
+
 rule claims:
     input:
-        expand("results/{figure}/numbers.json", figure=FIGURES),
+        numbers=expand("results/{figure}/numbers.json", figure=FIGURES),
+        # the expected outcomes of this config (config key expected_outcomes): editing them
+        # regroups the claims
+        expected=sorted(glob.glob(os.path.join(EXPECTED_DIR, "*.yaml"))) if EXPECTED_DIR else [],
     output:
         json="results/claims.json",
         html=report(
@@ -20,9 +27,10 @@ rule claims:
         "../../envs/adasde.yaml"
     params:
         py=PY,
+        expected=f"--expected {shlex.quote(EXPECTED_DIR)}" if EXPECTED_DIR else "",
     shell:
-        "{params.py} -m adasde.cli gather {output.json:q} {input:q} --html {output.html:q} "
-        "> {log:q} 2>&1"
+        "{params.py} -m adasde.cli gather {output.json:q} {input.numbers:q} --html {output.html:q} "
+        "{params.expected} > {log:q} 2>&1"
 
 
 rule resolved_config:

@@ -9,14 +9,15 @@ rule noise_resilience_simulate:
     log:
         "results/logs/noise_resilience/{optimizer}_{kind}.log",
     wildcard_constraints:
-        optimizer="|".join(config["noise_resilience"]["optimizers"]),
+        optimizer="|".join(config["noise_resilience"]["simulate"]["optimizers"]),
         kind="optim|sde",
     conda:
         "../../envs/adasde.yaml"
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["noise_resilience"],
+        job=job_params("noise_resilience"),
+        code=code_hash("adasde.experiments.noise_resilience"),
     script:
         "../scripts/noise_resilience_simulate.py"
 
@@ -26,9 +27,10 @@ register_figure(
     "notebooks/noise_resilience.ipynb",
     expand(
         "results/noise_resilience/{optimizer}_{kind}.npz",
-        optimizer=config["noise_resilience"]["optimizers"],
+        optimizer=config["noise_resilience"]["simulate"]["optimizers"],
         kind=["optim", "sde"],
     ),
+    analyse=config["noise_resilience"]["analyse"],
 )
 
 
@@ -46,7 +48,9 @@ rule scaling_grid_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["scaling"],
+        # only what the job reads: the grid (not the curves) part of scaling.simulate
+        job=job_params("scaling", drop=("curves",)),
+        code=code_hash("adasde.experiments.scaling"),
     script:
         "../scripts/scaling_grid_simulate.py"
 
@@ -58,13 +62,15 @@ rule scaling_curves_simulate:
     log:
         "results/logs/scaling_curves/{optimizer}.log",
     wildcard_constraints:
-        optimizer="|".join(config["scaling"]["curves"]["rules"]),
+        optimizer="|".join(config["scaling"]["simulate"]["curves"]["rules"]),
     conda:
         "../../envs/adasde.yaml"
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["scaling"],
+        # only what the job reads: the curves (not the grid) part of scaling.simulate
+        job=job_params("scaling", drop=("grid",)),
+        code=code_hash("adasde.experiments.scaling"),
     script:
         "../scripts/scaling_curves_simulate.py"
 
@@ -73,14 +79,16 @@ register_figure(
     "scaling_beta_grid",
     "notebooks/scaling_beta_grid.ipynb",
     expand("results/scaling_beta_grid/adamw_{kind}.npz", kind=["optim", "sde"]),
+    analyse=config["scaling"]["analyse"]["grid"],
 )
 register_figure(
     "scaling_curves",
     "notebooks/scaling_curves.ipynb",
     expand(
         "results/scaling_curves/{optimizer}.npz",
-        optimizer=config["scaling"]["curves"]["rules"],
+        optimizer=config["scaling"]["simulate"]["curves"]["rules"],
     ),
+    analyse=config["scaling"]["analyse"]["curves"],
 )
 
 
@@ -92,14 +100,15 @@ rule bounds_simulate:
     log:
         "results/logs/bounds/{optimizer}_{kind}.log",
     wildcard_constraints:
-        optimizer="|".join(config["bounds"]["optimizers"]),
+        optimizer="|".join(config["bounds"]["simulate"]["optimizers"]),
         kind="optim|sde",
     conda:
         "../../envs/adasde.yaml"
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["bounds"],
+        job=job_params("bounds"),
+        code=code_hash("adasde.experiments.bounds"),
     script:
         "../scripts/bounds_simulate.py"
 
@@ -109,9 +118,10 @@ register_figure(
     "notebooks/bounds.ipynb",
     expand(
         "results/bounds/{optimizer}_{kind}.npz",
-        optimizer=config["bounds"]["optimizers"],
+        optimizer=config["bounds"]["simulate"]["optimizers"],
         kind=["optim", "sde"],
     ),
+    analyse=config["bounds"]["analyse"],
 )
 
 
@@ -123,14 +133,15 @@ rule stationary_simulate:
     log:
         "results/logs/stationary/{optimizer}_{kind}.log",
     wildcard_constraints:
-        optimizer="|".join(config["stationary"]["optimizers"]),
+        optimizer="|".join(config["stationary"]["simulate"]["optimizers"]),
         kind="optim|sde",
     conda:
         "../../envs/adasde.yaml"
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["stationary"],
+        job=job_params("stationary"),
+        code=code_hash("adasde.experiments.stationary"),
     script:
         "../scripts/stationary_simulate.py"
 
@@ -140,9 +151,10 @@ register_figure(
     "notebooks/stationary.ipynb",
     expand(
         "results/stationary/{optimizer}_{kind}.npz",
-        optimizer=config["stationary"]["optimizers"],
+        optimizer=config["stationary"]["simulate"]["optimizers"],
         kind=["optim", "sde"],
     ),
+    analyse=config["stationary"]["analyse"],
 )
 
 
@@ -160,7 +172,8 @@ rule signsgd_phases_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["signsgd_phases"],
+        job=job_params("signsgd_phases"),
+        code=code_hash("adasde.experiments.signsgd_phases"),
     script:
         "../scripts/signsgd_phases_simulate.py"
 
@@ -172,6 +185,7 @@ register_figure(
         "results/signsgd_phases/{kind}.npz",
         kind=["optim", "sde", "phasewise"],
     ),
+    analyse=config["signsgd_phases"]["analyse"],
 )
 
 
@@ -190,7 +204,8 @@ rule heavy_tails_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["heavy_tails"],
+        job=job_params("heavy_tails"),
+        code=code_hash("adasde.experiments.heavy_tails"),
     script:
         "../scripts/heavy_tails_simulate.py"
 
@@ -203,4 +218,5 @@ register_figure(
         "results/heavy_tails/signsgd_optim.npz",
         "results/heavy_tails/signsgd_sde.npz",
     ],
+    analyse=config["heavy_tails"]["analyse"],
 )

@@ -13,7 +13,8 @@ rule scaling_mlp_train:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        section=lambda w: config["scaling_mlp"],
+        job=job_params("scaling_mlp"),
+        code=code_hash("adasde.experiments.scaling_mlp"),
     script:
         "../scripts/scaling_mlp_train.py"
 
@@ -22,6 +23,7 @@ register_figure(
     "scaling_mlp",
     "notebooks/scaling_mlp.ipynb",
     ["results/scaling_mlp/adamw.npz"],
+    analyse=config["scaling_mlp"]["analyse"],
 )
 
 
@@ -33,31 +35,32 @@ rule sde_tracking_simulate:
     log:
         "results/logs/sde_tracking/{arch}.log",
     wildcard_constraints:
-        arch="|".join(config["sde_tracking"]["archs"]),
+        arch="|".join(config["sde_tracking"]["simulate"]["archs"]),
     conda:
         "../../envs/adasde.yaml"
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        # The resolved settings of this architecture only (seeds, optimizers, its archs entry),
-        # so editing one architecture reruns only its job.
-        section=lambda w: {
-            "seeds": config["sde_tracking"]["seeds"],
-            "optimizers": config["sde_tracking"]["optimizers"],
-            "arch": config["sde_tracking"]["archs"][w.arch],
-        },
+        # The settings of this architecture only (seeds, optimizers, its archs entry), so
+        # editing one architecture reruns only its job.
+        job=lambda w: job_params(
+            "sde_tracking",
+            simulate={
+                "seeds": config["sde_tracking"]["simulate"]["seeds"],
+                "optimizers": config["sde_tracking"]["simulate"]["optimizers"],
+                "archs": {w.arch: config["sde_tracking"]["simulate"]["archs"][w.arch]},
+            },
+        ),
+        code=code_hash("adasde.experiments.tracking"),
     script:
         "../scripts/tracking_simulate.py"
 
 
-for _arch in config["sde_tracking"]["archs"]:
+for _arch in config["sde_tracking"]["simulate"]["archs"]:
     register_figure(
         f"sde_tracking_{_arch}",
         "notebooks/sde_tracking.ipynb",
         [f"results/sde_tracking_{_arch}/tracking.npz"],
-        params={
-            "arch": _arch,
-            "tolerance": config["sde_tracking"]["tolerance"],
-            "bootstrap": config["sde_tracking"]["bootstrap"],
-        },
+        analyse=config["sde_tracking"]["analyse"],
+        params={"arch": _arch},
     )

@@ -13,17 +13,25 @@ its SDE (Euler-Maruyama, :math:`\Delta t = \eta`) from :math:`x_0` and saves, on
 * ``phase3_fraction`` (problem, G, saved time): the fraction of runs whose SNR
   :math:`Y_i = \lambda_i x_i/(\sqrt2\,s)`, :math:`s = \sigma/\sqrt B` (paper.md 2.2), has
   :math:`\max_i |Y_i| < 1` (SignSGD's Phase 3);
+* ``phase3_entry`` (problem, G, run): per path, the first saved index at which
+  :math:`\max_i |Y_i| < 1` (-1 if never): the stopping time from which the analysis applies
+  Theorem 2 to that path (``phase3_reexit`` (problem, G, run): whether the path leaves Phase 3
+  again at a later saved time);
 * ``lam`` (problem, d), ``sigmas``/``batch_sizes`` (G,), ``times`` (saved time :math:`t = k\eta`).
 
-The statistics the notebook needs (:func:`phase3_start`, :func:`worst_excess`) live here so the
-tests can pin them down.
+The SignSGD ``sde`` job also integrates the Phase-3 SDE of poster eq. (1)
+(:func:`adasde.sdes.signsgd_phase3_sde`, the SDE Theorem 2 is derived for) on the same grid:
+``phase3_sde_loss`` (problem, G, run, saved time), ``phase3_sde_entry`` and
+``phase3_sde_reexit`` (problem, G, run) as above.
+
+The statistics live in the analysis layer (:mod:`adasde.figures.bounds`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from adasde import artifacts
+from adasde import artifacts, jobs
 from adasde.experiments import quadratic
 from adasde.problems import quadratic_spectrum
 
@@ -53,22 +61,15 @@ def snr_max(x, lam, s):
     return np.max(np.abs(np.asarray(lam) * x), axis=-1) / (np.sqrt(2.0) * np.asarray(s))
 
 
-def phase3_start(abs_x_mean, lam, s) -> int | None:
-    r"""Index of the first saved time at which SignSGD's mean trajectory is in Phase 3:
-    :math:`\max_i \lambda_i E|x_i| / (\sqrt2\,s) < 1` (``abs_x_mean`` (time, d)); None if never."""
-    y = snr_max(abs_x_mean, lam, s)
-    hits = np.flatnonzero(y < 1.0)
-    return int(hits[0]) if hits.size else None
-
-
-def worst_excess(mean, stderr, bound, start: int = 1) -> int:
-    """The saved index ``k >= start`` at which the mean most exceeds the bound in units of its
-    standard error, ``argmax (mean - bound)/stderr`` (a zero standard error counts as 1e-300:
-    any excess there is infinite). The claim "mean <= bound + 3 stderr at every saved time"
-    holds iff it holds at this index."""
-    mean, stderr, bound = (np.asarray(a, float)[start:] for a in (mean, stderr, bound))
-    z = (mean - bound) / np.maximum(stderr, 1e-300)
-    return start + int(np.argmax(z))
+def entry_index(inside) -> tuple[np.ndarray, np.ndarray]:
+    """Per path (leading axes), the first saved index (last axis) at which ``inside`` is true
+    (-1 if never) and whether the path is outside again at a later saved index."""
+    inside = np.asarray(inside, bool)
+    ever = inside.any(axis=-1)
+    first = np.where(ever, np.argmax(inside, axis=-1), -1)
+    later = np.arange(inside.shape[-1]) > first[..., None]
+    reexit = ever & np.any(later & ~inside, axis=-1)
+    return first.astype(np.int32), reexit
 
 
 def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:
@@ -84,9 +85,10 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     sigmas, batch_sizes = grid(section)
     s_eff = sigmas / np.sqrt(batch_sizes)
     n_saves = section["iterations"] // section["save_every"]
-    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    dtype = jobs.dtype_of(config)
     hp = section["optimizers"][optimizer]
-    loss, abs_x, frac, wall = [], [], [], 0.0
+    loss, abs_x, frac, entry, reexit, wall = [], [], [], [], [], 0.0
+    p3_loss, p3_entry, p3_reexit = [], [], []
     for name, lam in zip(PROBLEMS, lams, strict=True):
         key = quadratic.job_key(config["seed"], FIGURE, optimizer, kind, name)
         out, w = quadratic.run(lam, section["x0"], hp, s_eff, key, name=optimizer, kind=kind,
@@ -95,20 +97,57 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
                                save_x=True)
         wall += w
         x = out["x"].astype(float)  # (G, R, T, d)
+        inside = snr_max(x, lam, s_eff[:, None, None]) < 1.0  # (G, R, T)
         loss.append(out["loss"])
         abs_x.append(np.abs(x).mean(axis=1))
-        frac.append((snr_max(x, lam, s_eff[:, None, None]) < 1.0).mean(axis=1))
+        frac.append(inside.mean(axis=1))
+        e, r = entry_index(inside)
+        entry.append(e)
+        reexit.append(r)
+        if optimizer == "signsgd" and kind == "sde":  # the SDE Theorem 2 is derived for
+            key = quadratic.job_key(config["seed"], FIGURE, "signsgd_phase3", kind, name)
+            out, w = quadratic.run(lam, section["x0"], hp, s_eff, key, name="signsgd_phase3",
+                                   kind=kind, runs=section["runs"], n_saves=n_saves,
+                                   save_every=section["save_every"], dtype=dtype, log=log,
+                                   save_x=True)
+            wall += w
+            e, r = entry_index(snr_max(out["x"].astype(float), lam, s_eff[:, None, None]) < 1.0)
+            p3_loss.append(out["loss"])
+            p3_entry.append(e)
+            p3_reexit.append(r)
     arrays = {
         "loss": np.stack(loss),
         "abs_x_mean": np.stack(abs_x),
         "phase3_fraction": np.stack(frac),
+        "phase3_entry": np.stack(entry),
+        "phase3_reexit": np.stack(reexit),
         "lam": lams,
         "sigmas": sigmas,
         "batch_sizes": batch_sizes,
         "times": np.arange(n_saves + 1) * section["save_every"] * float(hp["eta"]),
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/{optimizer}_{kind}",
+    if p3_loss:
+        arrays.update(phase3_sde_loss=np.stack(p3_loss), phase3_sde_entry=np.stack(p3_entry),
+                      phase3_sde_reexit=np.stack(p3_reexit))
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{FIGURE}/{optimizer}_{kind}",
                                 wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind,
                                                          "problems": list(PROBLEMS)})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of the ``bounds`` section and the memory of its jobs."""
+    from adasde.limits import memory_errors
+
+    sim, where = section["simulate"], f"{FIGURE}.simulate"
+    errors = quadratic.common_checks(where, sim)
+    n_saves = sim["iterations"] // sim["save_every"]
+    points = len(PROBLEMS) * len(sim["sigmas"]) * len(sim["batch_sizes"])
+    nbytes = quadratic.grid_bytes(points, sim["runs"], n_saves, sim["problem"]["d"])
+    errors += memory_errors(where, [(
+        "per optimizer", nbytes,
+        f"2 problems x sigmas={len(sim['sigmas'])} x batch_sizes={len(sim['batch_sizes'])} x "
+        f"runs={sim['runs']} x (iterations/save_every={n_saves} + problem.d)")])
+    return errors

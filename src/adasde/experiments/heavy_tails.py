@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, optim
+from adasde import artifacts, jobs, optim
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 from adasde.problems import Quadratic
@@ -69,7 +69,7 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     eta = float(section["optimizers"][optimizer]["eta"])
     n_saves = section["iterations"] // section["save_every"]
     runs = section["sde_runs"] if kind == "sde" else section["runs"]
-    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    dtype = jobs.dtype_of(config)
     key = quadratic.job_key(config["seed"], FIGURE, optimizer, kind)
     log(f"[adasde] {FIGURE} {optimizer}_{kind}: nu in {[float(n) for n in nus]} x {runs} "
         f"runs, {section['iterations']} steps (saved every {section['save_every']}), d={lam.size}, "
@@ -105,7 +105,28 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
         "iterations": np.arange(n_saves + 1) * section["save_every"],
         "lam": lam,
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/{optimizer}_{kind}",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{FIGURE}/{optimizer}_{kind}",
                                 wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of ``heavy_tails`` (SGD stable: eta * lambda_max < 2) and memory."""
+    from adasde.limits import memory_errors
+
+    sim, where = section["simulate"], f"{FIGURE}.simulate"
+    errors = quadratic.common_checks(where, sim)
+    eta = sim["optimizers"]["sgd"]["eta"]
+    if eta * sim["problem"]["lambda_max"] >= 2:
+        errors.append(f"config key '{where}.optimizers.sgd.eta': {eta} * lambda_max = "
+                      f"{eta * sim['problem']['lambda_max']:g} must be below 2 (SGD diverges)")
+    n_saves = sim["iterations"] // sim["save_every"]
+    points = len(sim["nus"]) + 1
+    runs = max(sim["runs"], sim.get("sde_runs", 0))
+    nbytes = quadratic.grid_bytes(points, runs, n_saves, sim["problem"]["d"])
+    errors += memory_errors(where, [(
+        "per optimizer", nbytes,
+        f"nus+1={points} x runs={runs} x (iterations/save_every={n_saves} + problem.d)")])
+    return errors

@@ -19,3 +19,8 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     section and save the artifact at ``out_path`` (:func:`quadratic.sigma_grid_job`)."""
     quadratic.sigma_grid_job(config, FIGURE, optimizer, kind, out_path, log=log,
                              substeps=config[FIGURE].get("sde_substeps", 1))
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of the ``noise_resilience`` section (see :func:`adasde.config.validate`)."""
+    return quadratic.sigma_grid_check(f"{FIGURE}.simulate", section["simulate"])

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, integrate, optim, sdes
+from adasde import artifacts, integrate, jobs, optim, sdes
 from adasde.problems import Quadratic, quadratic_spectrum
 
 KINDS = ("optim", "sde")
@@ -199,7 +199,7 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
     sigmas = np.asarray(section["sigmas"], float)
     sigma_eff = sigmas / np.sqrt(section["batch_size"])
     n_saves = section["iterations"] // section["save_every"]
-    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    dtype = jobs.dtype_of(config)
     key = job_key(config["seed"], figure, optimizer, kind)
     out, wall = run(
         lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key, name=optimizer,
@@ -213,7 +213,44 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
         "lam": lam,
         **(extra_arrays or {}),
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{figure}/{optimizer}_{kind}",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{figure}/{optimizer}_{kind}",
                                 wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def common_checks(where: str, sim: dict) -> list[str]:
+    """Cross-key checks every quadratic section shares (``where`` = "<section>.simulate"):
+    ``lambda_min <= lambda_max`` and ``iterations`` a multiple of ``save_every``."""
+    errors = []
+    p = sim.get("problem")
+    if isinstance(p, dict) and p["lambda_min"] > p["lambda_max"]:
+        errors.append(f"config key '{where}.problem.lambda_min': {p['lambda_min']} exceeds "
+                      f"lambda_max {p['lambda_max']}")
+    if "iterations" in sim and "save_every" in sim and sim["iterations"] % sim["save_every"]:
+        errors.append(f"config key '{where}.iterations': {sim['iterations']} is not a multiple "
+                      f"of save_every {sim['save_every']}")
+    return errors
+
+
+def grid_bytes(points: int, runs: int, n_saves: int, d: int, *, states: int = 8,
+               itemsize: int = 8) -> float:
+    """Bytes of one vmapped quadratic job: the saved losses (points, runs, n_saves + 1) twice
+    (device and host copy) plus ``states`` state vectors of size d per path, and as many
+    increments."""
+    return float(itemsize) * points * runs * (2 * (n_saves + 1) + 2 * states * d)
+
+
+def sigma_grid_check(where: str, sim: dict) -> list[str]:
+    """Checks of a sigma-grid section (noise_resilience, stationary): common checks and memory."""
+    from adasde.limits import memory_errors
+
+    errors = common_checks(where, sim)
+    n_saves = sim["iterations"] // sim["save_every"]
+    nbytes = grid_bytes(len(sim["sigmas"]), sim["runs"], n_saves, sim["problem"]["d"])
+    errors += memory_errors(where, [(
+        "per optimizer", nbytes,
+        f"sigmas={len(sim['sigmas'])} x runs={sim['runs']} x (iterations/save_every="
+        f"{n_saves} + problem.d={sim['problem']['d']})")])
+    return errors

@@ -26,7 +26,7 @@ import itertools
 
 import numpy as np
 
-from adasde import artifacts, scaling
+from adasde import artifacts, jobs, scaling
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 
@@ -56,7 +56,7 @@ def base_hp(section: dict, beta1: float, beta2: float) -> dict:
 
 
 def _dtype(config):
-    return np.float64 if config.get("dtype") == "float64" else np.float32
+    return jobs.dtype_of(config)
 
 
 def grid_points(section: dict) -> tuple[dict, np.ndarray]:
@@ -108,7 +108,8 @@ def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
         "lam": lam,
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{GRID_FIGURE}/adamw_{kind}",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{GRID_FIGURE}/adamw_{kind}",
                                 wall_time_s=wall,
                                 extra={"optimizer": "adamw", "kind": kind,
                                        "undefined_points": int(n_undef)})
@@ -175,7 +176,54 @@ def simulate_curves_job(config: dict, optimizer: str, out_path, log=print) -> No
         "lam": lam,
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{CURVES_FIGURE}/{optimizer}",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{CURVES_FIGURE}/{optimizer}",
                                 wall_time_s=float(sum(walls)), extra={"optimizer": optimizer})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def _samples_errors(where: str, sub: dict, batch_size: int) -> list[str]:
+    errors = []
+    if 1 not in sub["deltas"]:
+        errors.append(f"config key '{where}.deltas': {sub['deltas']} must include 1 "
+                      "(the reference batch size)")
+    if sub["samples"] % sub["save_samples"]:
+        errors.append(f"config key '{where}.samples': {sub['samples']} is not a multiple "
+                      f"of save_samples {sub['save_samples']}")
+    for d in sub["deltas"]:
+        if sub["save_samples"] % (d * batch_size):
+            errors.append(f"config key '{where}.save_samples': {sub['save_samples']} is "
+                          f"not a multiple of delta*batch_size = {d}*{batch_size}")
+    return errors
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of the ``scaling`` section: every delta list holds the reference 1;
+    losses are saved on a grid that every batch size delta*B divides; memory of both jobs."""
+    from adasde.limits import memory_errors
+
+    sim, where = section["simulate"], f"{SECTION}.simulate"
+    errors = quadratic.common_checks(where, sim)
+    g, c = sim["grid"], sim["curves"]
+    if 1 not in g["deltas"]:
+        errors.append(f"config key '{where}.grid.deltas': {g['deltas']} must include 1 "
+                      "(the reference batch size)")
+    if g["iterations"] % g["save_every"]:
+        errors.append(f"config key '{where}.grid.iterations': {g['iterations']} is not a "
+                      f"multiple of save_every {g['save_every']}")
+    errors += _samples_errors(f"{where}.curves", c, sim.get("batch_size", 1))
+    d = sim["problem"]["d"]
+    points = len(g["beta1"]) * len(g["beta2"]) * len(g["deltas"]) * len(g["rules"])
+    n_saves = g["iterations"] // g["save_every"]
+    curve_saves = c["samples"] // c["save_samples"]
+    n_rules = max(len(r) for r in c["rules"].values())
+    errors += memory_errors(where, [
+        ("scaling_grid_simulate", quadratic.grid_bytes(points, g["runs"], n_saves, d),
+         f"grid beta1 x beta2 x deltas x rules = {points} points x grid.runs={g['runs']} x "
+         f"(grid.iterations/save_every={n_saves} + problem.d={d})"),
+        ("scaling_curves_simulate",
+         quadratic.grid_bytes(n_rules * len(c["deltas"]), c["runs"], curve_saves, d),
+         f"curves rules x deltas = {n_rules * len(c['deltas'])} x curves.runs={c['runs']} x "
+         f"(samples/save_samples={curve_saves} + problem.d={d})")])
+    return errors

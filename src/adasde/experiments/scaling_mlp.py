@@ -140,9 +140,30 @@ def simulate_job(config: dict, out_path, log=print) -> None:
         "samples": np.arange(n_saves + 1) * section["save_samples"],
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/adamw",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{FIGURE}/adamw",
                                 wall_time_s=wall,
                                 extra={"optimizer": "adamw", "problem": problem.name,
                                        "n_params": problem.n_params})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of ``scaling_mlp`` (the reference delta 1, the save grid) and memory."""
+    from adasde.experiments.scaling import _samples_errors
+    from adasde.limits import memory_errors
+
+    sim, where = section["simulate"], f"{SECTION}.simulate"
+    errors = _samples_errors(where, sim, sim["batch_size"])
+    widths = [64, *sim.get("widths", [32]), 10]
+    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    paths = len(sim["rules"]) * sim["runs"]
+    n_saves = sim["samples"] // sim["save_samples"]
+    batch = max(sim["deltas"]) * sim["batch_size"]
+    nbytes = 4.0 * paths * (6 * n_params + 2 * (n_saves + 1) + batch * 64)
+    errors += memory_errors(where, [(
+        "scaling_mlp_train", nbytes,
+        f"rules={len(sim['rules'])} x runs={sim['runs']} x ({n_params} parameters from widths "
+        f"+ samples/save_samples={n_saves} + max(deltas)*batch_size={batch} rows)")])
+    return errors

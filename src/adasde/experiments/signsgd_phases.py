@@ -12,8 +12,9 @@ One job per ``kind`` writes ``results/signsgd_phases/<kind>.npz``:
 * ``phasewise``: the phase-wise approximate dynamics (:func:`adasde.sdes.signsgd_phasewise_sde`).
 
 Each holds ``loss`` (run, saved step), ``x`` (run, saved step, d), ``iterations``, ``times``
-(:math:`t = k\eta`), ``lam``, ``x0`` and ``sigma_eff``. The notebook
-``notebooks/signsgd_phases.ipynb`` turns them into the figure and its claims.
+(:math:`t = k\eta`), ``lam``, ``x0`` and ``sigma_eff``. The analysis layer
+(:mod:`adasde.figures.signsgd_phases`, ``notebooks/signsgd_phases.ipynb``) turns them into the
+figure and its claims.
 """
 
 from __future__ import annotations
@@ -25,15 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, integrate, optim, sdes
+from adasde import artifacts, integrate, jobs, optim, sdes
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 from adasde.problems import Quadratic
 
 FIGURE = "signsgd_phases"
 KINDS = ("optim", "sde", "phasewise")
-
-
 
 
 def initial_point(section: dict, lam) -> np.ndarray:
@@ -88,7 +87,7 @@ def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
     sigma_eff = float(section["sigma"]) / np.sqrt(section["batch_size"])
     eta = float(section["eta"])
     n_saves = section["iterations"] // section["save_every"]
-    dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+    dtype = jobs.dtype_of(config)
     key = quadratic.job_key(config["seed"], FIGURE, kind)
     log(f"[adasde] {FIGURE} {kind}: {section['runs']} runs, {section['iterations']} steps "
         f"(saved every {section['save_every']}), d={lam.size}, eta={eta:g}, "
@@ -113,73 +112,42 @@ def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
         "x0": x0,
         "sigma_eff": np.float64(sigma_eff),
     }
-    meta = artifacts.provenance(section, config["seed"], name=f"{FIGURE}/{kind}",
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{FIGURE}/{kind}",
                                 wall_time_s=wall, extra={"kind": kind})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
 
 
-# ---------------------------------------------------------------------- statistics (notebook)
-def crossing_time(t, values, level) -> float:
-    """First time at which ``values`` (along ``t``) is below ``level``, linearly interpolated
-    between saved times; NaN if it never is (or already is at ``t[0]``, returns ``t[0]``)."""
-    t = np.asarray(t, float)
-    v = np.asarray(values, float)
-    below = np.nonzero(v < level)[0]
-    if below.size == 0:
-        return float("nan")
-    j = int(below[0])
-    if j == 0:
-        return float(t[0])
-    v0, v1 = v[j - 1], v[j]
-    return float(t[j - 1] + (t[j] - t[j - 1]) * (v0 - level) / (v0 - v1))
+def check(section: dict) -> list[str]:
+    """Cross-key checks of ``signsgd_phases``: d >= 2, one x0 per coordinate, every coordinate
+    starting in Phase 1 (|Y_i(0)| = lambda_i |x0_i| sqrt(B) / (sqrt(2) sigma) >= 3/2), and
+    memory (iterates are saved)."""
+    import math
 
+    from adasde.limits import memory_errors
+    from adasde.problems import quadratic_spectrum
 
-def mean_snr(x_runs, lam, sigma_eff):
-    r"""SNR of the mean path, :math:`\bar Y_i(t) = \lambda_i E[X_{t,i}]/(\sqrt2 s)`, from
-    ``x_runs`` of shape (runs, times, d); returns (times, d)."""
-    return np.asarray(lam) * np.asarray(x_runs).mean(axis=0) / (np.sqrt(2.0) * sigma_eff)
-
-
-def jackknife(estimator, runs, groups: int = 16):
-    """Estimate and delete-a-group jackknife standard error of ``estimator(runs)`` (``runs``
-    indexed along axis 0, split into ``groups`` interleaved groups)."""
-    runs = np.asarray(runs)
-    groups = min(groups, runs.shape[0])
-    idx = np.arange(runs.shape[0]) % groups
-    full = estimator(runs)
-    parts = np.array([estimator(runs[idx != g]) for g in range(groups)])
-    se = np.sqrt((groups - 1) / groups * np.sum((parts - parts.mean()) ** 2))
-    return float(full), float(se)
-
-
-def phase3_window(t, x_runs_i, lam_i, sigma_eff, floor_se: float = 5.0):
-    r"""Saved-index window ``(start, stop)`` of coordinate ``i``'s Phase 3: from the first time
-    :math:`|\bar Y_i| < 1` to the first later time :math:`|E X_i|` falls below ``floor_se``
-    Monte-Carlo standard errors (exclusive; the end of the run if never). ``x_runs_i`` has
-    shape (runs, times)."""
-    x = np.asarray(x_runs_i, float)
-    m = x.mean(axis=0)
-    se = x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
-    y = np.abs(lam_i * m / (np.sqrt(2.0) * sigma_eff))
-    inside = np.nonzero(y < 1.0)[0]
-    if inside.size == 0:
-        raise ValueError("coordinate never enters Phase 3 (|Y| < 1); run longer")
-    start = int(inside[0])
-    lost = np.nonzero((np.arange(m.size) > start) & (np.abs(m) < floor_se * se))[0]
-    stop = int(lost[0]) if lost.size else m.size
-    return start, stop
-
-
-def decay_rate(t, x_runs_i, start: int, stop: int) -> float:
-    r"""Ordinary least-squares slope of :math:`-\ln|E X_{t,i}|` against :math:`t` over saved
-    indices ``start:stop`` (the fitted Phase-3 decay rate)."""
-    m = np.abs(np.asarray(x_runs_i, float).mean(axis=0))[start:stop]
-    return float(-np.polyfit(np.asarray(t, float)[start:stop], np.log(m), 1)[0])
-
-
-def transit_time(t, x_runs_i, lam_i, sigma_eff, y_end: float, y_start: float = 1.0) -> float:
-    r"""Measured time between the first crossings of :math:`|\bar Y_i| = y_{start}` and
-    :math:`|\bar Y_i| = y_{end}` (interpolated; NaN if either never happens)."""
-    y = np.abs(lam_i * np.asarray(x_runs_i, float).mean(axis=0) / (np.sqrt(2.0) * sigma_eff))
-    return crossing_time(t, y, y_end) - crossing_time(t, y, y_start)
+    sim, where = section["simulate"], f"{FIGURE}.simulate"
+    errors = quadratic.common_checks(where, sim)
+    p = sim["problem"]
+    if p["d"] < 2:
+        errors.append(f"config key '{where}.problem.d': {p['d']} must be at least 2")
+    x0 = sim["x0"] if isinstance(sim["x0"], list) else [sim["x0"]] * p["d"]
+    if len(x0) != p["d"]:
+        errors.append(f"config key '{where}.x0': {len(x0)} values but problem.d is {p['d']}")
+    elif not errors:
+        lam = quadratic_spectrum(p["d"], p["lambda_min"], p["lambda_max"],
+                                 p.get("spacing", "linear"))
+        s = sim["sigma"] / math.sqrt(sim.get("batch_size", 1))
+        y0 = min(abs(li * xi) / (math.sqrt(2.0) * s) for li, xi in zip(lam, x0, strict=True))
+        if y0 < 1.5:
+            errors.append(f"config key '{where}.x0': the smallest initial SNR |Y_i(0)| = "
+                          f"{y0:.3g} is below 3/2, so not every coordinate starts in Phase 1; "
+                          "start farther from the minimum")
+    n_saves = sim["iterations"] // sim["save_every"]
+    nbytes = 8.0 * sim["runs"] * (n_saves + 1) * (2 * p["d"] + 2) * 2
+    errors += memory_errors(where, [(
+        "per kind", nbytes, f"runs={sim['runs']} x iterations/save_every={n_saves} x problem.d="
+        f"{p['d']}")])
+    return errors

@@ -47,3 +47,24 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     quadratic.sigma_grid_job(config, FIGURE, optimizer, kind, out_path, log=log,
                              moments_from=burn_in,
                              extra_arrays={"burn_in": np.asarray(burn_in)})
+
+
+def check(section: dict) -> list[str]:
+    """Cross-key checks of ``stationary``: a 2-D problem, sigmas spanning at least two decades,
+    ``burn_in < iterations``, ``analyse.scatter_sigma`` one of the sigmas, and memory."""
+    sim, an = section["simulate"], section.get("analyse", {})
+    where = f"{FIGURE}.simulate"
+    errors = quadratic.sigma_grid_check(where, sim)
+    if sim["problem"]["d"] != 2:
+        errors.append(f"config key '{where}.problem.d': {sim['problem']['d']} must be 2 "
+                      "(the figure scatters 2-D iterates)")
+    if max(sim["sigmas"]) < 100 * min(sim["sigmas"]):
+        errors.append(f"config key '{where}.sigmas': {sim['sigmas']} must span at least two "
+                      "decades (max >= 100 * min)")
+    if sim["burn_in"] >= sim["iterations"]:
+        errors.append(f"config key '{where}.burn_in': {sim['burn_in']} must be less than "
+                      f"iterations {sim['iterations']}")
+    if "scatter_sigma" in an and an["scatter_sigma"] not in sim["sigmas"]:
+        errors.append(f"config key '{FIGURE}.analyse.scatter_sigma': {an['scatter_sigma']} is "
+                      f"not one of {where}.sigmas {sim['sigmas']}")
+    return errors

@@ -11,6 +11,11 @@ Gaussian noise of known covariance :math:`\sigma^2 I`, so the SDEs know :math:`\
 * ``sde``: our SDE (:func:`adasde.sdes.signsgd_sde`, :func:`~adasde.sdes.rmspropw_sde`,
   :func:`~adasde.sdes.adamw_sde`) by Euler-Maruyama with :math:`\Delta t = \eta` on the same
   network's full-batch gradient (:func:`adasde.integrate.euler_maruyama`);
+* ``ode``: the drift of our SDE without its diffusion (:func:`scale_diffusion` at 0), a
+  deterministic ODE integrated by the same Euler scheme; one path. It is the alternative the tracking claims
+  must rule out: it shares the SDE's drift (including the noise's effect on it, e.g.
+  SignSGD's :math:`\mathrm{erf}` and the :math:`\mathrm{diag}\,\Sigma` in :math:`V`) and lacks
+  only the diffusion, so the across-seed spread of its loss is zero;
 * ``malladi``: Malladi et al.'s SDE in our time units (:func:`adasde.sdes.malladi_rmsprop_sde`,
   :func:`~adasde.sdes.malladi_adam_sde`), for RMSprop(W) and Adam(W) only. Malladi et al. have
   no decoupled weight decay; for RMSpropW/AdamW we add the same :math:`-\theta X_t\,dt` as ours
@@ -22,8 +27,9 @@ use independent noise (weak, not pathwise, comparison). The parameters are one f
 
 One job per architecture writes ``results/sde_tracking_<arch>/tracking.npz`` with
 ``loss_<optimizer>_<kind>`` (seeds, n_saves + 1) (full-batch training loss at the saved
-iterations) and ``iterations``; its ``meta.json`` holds the wall times (``timings``: compile
-and run seconds per optimizer and kind; ``wall_time_s``, ``cpu_time_s``), which would make the
+iterations; ``loss_<optimizer>_ode`` has one row: the ODE is deterministic) and
+``iterations``; its ``meta.json`` holds the wall times (``timings``: compile and run seconds
+per optimizer and kind; ``wall_time_s``, ``cpu_time_s``), which would make the
 ``.npz`` differ between identical runs. The seeds of one (optimizer, kind) run as one compiled
 program: ``jax.vmap`` over seeds, or, where ``seed_batch`` > 0, ``jax.lax.map`` over chunks of
 ``seed_batch`` vmapped seeds (the conv nets on CPU: XLA:CPU runs vmapped convolutions as slow
@@ -42,14 +48,15 @@ from adasde import artifacts, data, integrate, nets, optim, sdes
 from adasde.experiments.quadratic import job_key
 
 FIGURE = "sde_tracking"
-KINDS = ("optim", "sde", "malladi")
+KINDS = ("optim", "sde", "ode", "malladi")
 MALLADI = {
     "rmsprop": "malladi_rmsprop",
     "rmspropw": "malladi_rmsprop",
     "adam": "malladi_adam",
     "adamw": "malladi_adam",
 }
-KIND_LABELS = {"optim": "optimizer", "sde": "our SDE", "malladi": "Malladi et al.'s SDE"}
+KIND_LABELS = {"optim": "optimizer", "sde": "our SDE", "ode": "drift-only ODE",
+               "malladi": "Malladi et al.'s SDE"}
 
 
 def figure_name(arch: str) -> str:
@@ -58,21 +65,34 @@ def figure_name(arch: str) -> str:
 
 
 def kinds_for(optimizer: str) -> tuple[str, ...]:
-    """The runs made for ``optimizer``: the optimizer, our SDE and, for RMSprop(W)/Adam(W),
-    Malladi et al.'s SDE."""
-    return ("optim", "sde", "malladi") if optimizer in MALLADI else ("optim", "sde")
+    """The runs made for ``optimizer``: the optimizer, our SDE, its drift-only ODE and, for
+    RMSprop(W)/Adam(W), Malladi et al.'s SDE."""
+    base = ("optim", "sde", "ode")
+    return (*base, "malladi") if optimizer in MALLADI else base
 
 
 def sde_name(optimizer: str, kind: str) -> str:
     """The :data:`adasde.sdes.SDE_NAMES` entry of run ``kind`` for ``optimizer``."""
-    if kind == "sde":
+    if kind in ("sde", "ode"):
         return optimizer
     if kind == "malladi":
         if optimizer not in MALLADI:
             raise ValueError(f"Malladi et al. give no SDE for {optimizer!r}; "
                              f"allowed: {', '.join(MALLADI)}")
         return MALLADI[optimizer]
-    raise ValueError(f"kind {kind!r} is not an SDE; allowed: sde, malladi")
+    raise ValueError(f"kind {kind!r} is not an SDE; allowed: sde, ode, malladi")
+
+
+def scale_diffusion(sde: sdes.SDE, scale) -> sdes.SDE:
+    r"""``sde`` with its diffusion multiplied by ``scale`` (a scalar, possibly traced). At
+    ``scale = 0`` this is the drift-only ODE :math:`dY_t = b(t, Y_t)\,dt`: the Euler-Maruyama
+    step adds exactly ``0 * dW`` to the explicit Euler step, so the ODE can share one compiled
+    program with the SDE's paths (:func:`simulate_job`)."""
+    def diffusion(t, y):
+        return tuple(None if g is None else jax.tree_util.tree_map(lambda gi: scale * gi, g)
+                     for g in sde.diffusion(t, y))
+
+    return sdes.SDE(sde.init, sde.drift, diffusion, sde.position)
 
 
 def arch_settings(section: dict, arch: str) -> dict:
@@ -124,19 +144,30 @@ def _reuse_last(fn):
 
 def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigma: float,
              keys, *, n_saves: int, save_every: int, seed_batch: int = 0,
-             progress: str | None = None):
+             noise_scale=None, progress: str | None = None):
     """Full-batch training loss at the saved iterations of one run per key: the optimizer
-    (``kind="optim"``) or an SDE (``"sde"``, ``"malladi"``) with Euler-Maruyama step
-    :math:`\\Delta t = \\eta`. All keys form one compiled program: ``jax.vmap`` over them, or,
-    for ``0 < seed_batch < len(keys)``, ``jax.lax.map`` over chunks of ``seed_batch`` vmapped
-    keys. Returns ``(loss (len(keys), n_saves + 1), compile_s, run_s)``."""
+    (``kind="optim"``), an SDE (``"sde"``, ``"malladi"``) with Euler-Maruyama step
+    :math:`\\Delta t = \\eta`, or our SDE's drift-only ODE (``"ode"``: the same scheme with
+    the diffusion set to zero; deterministic, so one key suffices). For an SDE,
+    ``noise_scale`` (one value per key) multiplies the diffusion of each path
+    (:func:`scale_diffusion`): a 0 makes that path the ODE. All keys form one compiled program:
+    ``jax.vmap`` over them, or, for ``0 < seed_batch < len(keys)``, ``jax.lax.map`` over chunks
+    of ``seed_batch`` vmapped keys. Returns ``(loss (len(keys), n_saves + 1), compile_s,
+    run_s)``."""
     grad = jax.grad(problem.loss)
     x0 = problem.params0
 
     def observe(y):
         return problem.loss(y[0])
 
-    def one(key):
+    n = keys.shape[0]
+    if kind == "ode":
+        noise_scale = np.zeros(n)
+    elif kind == "optim" and noise_scale is not None:
+        raise ValueError("noise_scale applies to the SDEs only")
+
+    def one(args):
+        key, scale = args
         if kind == "optim":
             opt = optim.make(optimizer, hp)
             obs, _ = optim.run_optimizer(opt, grad, x0, key, sigma=sigma, n_saves=n_saves,
@@ -144,27 +175,33 @@ def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigm
                                          progress=progress)
         else:
             sde = sdes.make(sde_name(optimizer, kind), _reuse_last(grad), hp, sigma)
+            if scale is not None:
+                sde = scale_diffusion(sde, scale)
             obs, _ = integrate.euler_maruyama(sde, x0, key, dt=hp["eta"], n_saves=n_saves,
                                               save_every=save_every, observe=observe,
                                               progress=progress)
         return obs
 
-    n = keys.shape[0]
+    scales = None if noise_scale is None else jnp.asarray(noise_scale, problem.params0.dtype)
+    if scales is not None and scales.shape != (n,):
+        raise ValueError(f"noise_scale needs one value per key ({n}), got shape {scales.shape}")
     if seed_batch and seed_batch < n:
-        def batched(ks):
-            return jax.lax.map(one, ks, batch_size=seed_batch)
+        def batched(args):
+            return jax.lax.map(one, args, batch_size=seed_batch)
     else:
         batched = jax.vmap(one)
     start = time.perf_counter()
-    compiled = jax.jit(batched).lower(keys).compile()
+    compiled = jax.jit(batched).lower((keys, scales)).compile()
     mid = time.perf_counter()
-    loss = np.asarray(jax.block_until_ready(compiled(keys)))
+    loss = np.asarray(jax.block_until_ready(compiled((keys, scales))))
     return loss, mid - start, time.perf_counter() - mid
 
 
 def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
     """Run every optimizer of the section on architecture ``arch`` with its SDEs (``seeds``
-    runs/paths each) and save the artifact at ``out_path``."""
+    runs/paths each) and our SDE's drift-only ODE (one path, compiled with our SDE's paths:
+    the same program with one extra path whose diffusion is scaled by 0; its timings are
+    those of ``<opt>_sde``), and save the artifact at ``out_path``."""
     section = config[FIGURE]
     spec = arch_settings(section, arch)
     seed = config["seed"]
@@ -182,19 +219,31 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
             f"{spec['iterations']} iterations, {spec['seeds']} seeds")
         for opt, hp in spec["optimizers"].items():
             for kind in kinds_for(opt):
+                if kind == "ode":
+                    continue  # simulated with "sde" below
                 keys = jax.random.split(job_key(seed, FIGURE, arch, opt, kind), spec["seeds"])
+                scale = None
+                if kind == "sde":
+                    keys = jnp.concatenate([keys, job_key(seed, FIGURE, arch, opt, "ode")[None]])
+                    scale = np.r_[np.ones(spec["seeds"]), 0.0]
                 loss, comp, run = simulate(
                     problem, opt, kind, hp, spec["sigma"], keys, n_saves=n_saves,
-                    save_every=spec["save_every"], seed_batch=spec.get("seed_batch", 0))
+                    save_every=spec["save_every"], seed_batch=spec.get("seed_batch", 0),
+                    noise_scale=scale)
+                if kind == "sde":
+                    loss, arrays[f"loss_{opt}_ode"] = loss[:-1], loss[-1:]
                 arrays[f"loss_{opt}_{kind}"] = loss
                 timings[f"{opt}_{kind}"] = {"compile_s": comp, "run_s": run}
                 bad = int((~np.isfinite(loss)).any(axis=1).sum())
                 log(f"[adasde] {arch}/{opt}/{kind}: compile {comp:.1f} s, run {run:.1f} s "
-                    f"({1e3 * run / (spec['iterations'] * spec['seeds']):.3f} ms per "
+                    f"({1e3 * run / (spec['iterations'] * keys.shape[0]):.3f} ms per "
                     f"path-step); final loss {np.nanmean(loss[:, -1]):.4g}"
-                    + (f"; {bad} paths diverged" if bad else ""))
+                    + (f"; {bad} paths diverged" if bad else "")
+                    + (f"; ODE {float(arrays[f'loss_{opt}_ode'][0, -1]):.4g}"
+                       if kind == "sde" else ""))
     wall, cpu = time.perf_counter() - job_start, time.process_time() - cpu_start
-    meta = artifacts.provenance(spec, seed, name=f"{figure_name(arch)}/tracking",
+    meta = artifacts.provenance(spec, seed, dtype=config.get("dtype", "float32"),
+                                name=f"{figure_name(arch)}/tracking",
                                 wall_time_s=wall,
                                 extra={"arch": arch, "problem": problem.name, "cpu_time_s": cpu,
                                        "timings": timings,
@@ -204,35 +253,53 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
     log(f"[adasde] wrote {out_path} (wall {wall:.1f} s, process CPU {cpu:.1f} s)")
 
 
-# ---------------------------------------------------------------------------- the metric
-def tracking_error(loss_sde, loss_opt, n_boot: int = 1000, seed: int = 0):
-    r"""Relative tracking error of an SDE against its optimizer and its Monte-Carlo error.
+_TRACKING_DATASETS = {"mlp": ("digits", "breast_cancer"), "cnn": ("digits",),
+                      "resnet": ("digits",), "transformer": ("sequence",)}
+_TRACKING_NET_KEYS = {"mlp": ("widths", "activation"), "cnn": ("channels",),
+                      "resnet": ("channels", "n_blocks"),
+                      "transformer": ("d_model", "num_heads", "n_blocks", "d_hidden")}
+_TRACKING_DATA_KEYS = {"digits": ("test_fraction", "n_train"),
+                       "breast_cancer": ("test_fraction", "n_train"),
+                       "sequence": ("n_train", "n_test", "seq_len", "vocab")}
 
-    With :math:`\bar L^{S}_j`, :math:`\bar L^{O}_j` the means over paths/runs of the training
-    loss at saved time :math:`j` (``loss_*`` are (runs, times); time 0, where both equal
-    :math:`f(x_0)`, is left out):
 
-    .. math:: e = \frac{1}{J}\sum_{j=1}^{J} \frac{|\bar L^{S}_j - \bar L^{O}_j|}{\bar L^{O}_j}
+def check(section: dict) -> list[str]:
+    """Cross-key checks of ``sde_tracking`` (and the memory of its saved losses): per
+    architecture, ``iterations`` a multiple of ``save_every``, a dataset the network takes,
+    and network/data keywords that apply to it."""
+    from adasde.limits import memory_errors
 
-    The standard error is the standard deviation of :math:`e` over ``n_boot`` bootstrap
-    resamples of the runs and, independently, of the paths. ``floor`` is
-    :math:`\frac1J\sum_j \sqrt{se(\bar L^S_j)^2 + se(\bar L^O_j)^2}/\bar L^O_j`, the size that
-    pure Monte-Carlo noise gives :math:`e` (an :math:`e` near it is not resolved).
-    Non-finite paths make :math:`e` infinite. Returns ``dict(error, stderr, floor, curve)``
-    with ``curve`` the per-time relative error (times 1..J).
-    """
-    s = np.asarray(loss_sde, float)[:, 1:]
-    o = np.asarray(loss_opt, float)[:, 1:]
-    if not (np.isfinite(s).all() and np.isfinite(o).all()):
-        return {"error": np.inf, "stderr": np.nan, "floor": np.nan,
-                "curve": np.full(s.shape[1], np.inf)}
-    ms, mo = s.mean(axis=0), o.mean(axis=0)
-    curve = np.abs(ms - mo) / mo
-    rng = np.random.default_rng(seed)
-    i_s = rng.integers(0, s.shape[0], size=(n_boot, s.shape[0]))
-    i_o = rng.integers(0, o.shape[0], size=(n_boot, o.shape[0]))
-    bs, bo = s[i_s].mean(axis=1), o[i_o].mean(axis=1)
-    boot = (np.abs(bs - bo) / bo).mean(axis=1)
-    se = np.sqrt(s.var(axis=0, ddof=1) / s.shape[0] + o.var(axis=0, ddof=1) / o.shape[0])
-    return {"error": float(curve.mean()), "stderr": float(boot.std(ddof=1)),
-            "floor": float((se / mo).mean()), "curve": curve}
+    errors = []
+    sec = section["simulate"]
+    jobs_mem = []
+    for name, a in sec["archs"].items():
+        where = f"sde_tracking.simulate.archs.{name}"
+        seeds = a.get("seeds", sec["seeds"])
+        n_saves = a["iterations"] // a["save_every"]
+        jobs_mem.append((f"sde_tracking_simulate[{name}]", 8.0 * seeds * (n_saves + 1) * 4,
+                         f"seeds={seeds} x iterations/save_every={n_saves}"))
+        if a["iterations"] % a["save_every"]:
+            errors.append(f"config key '{where}.iterations': {a['iterations']} is not a multiple "
+                          f"of save_every {a['save_every']}")
+        if a["dataset"] not in _TRACKING_DATASETS[a["arch"]]:
+            errors.append(f"config key '{where}.dataset': {a['dataset']!r} does not fit arch "
+                          f"{a['arch']!r}; allowed: {', '.join(_TRACKING_DATASETS[a['arch']])}")
+        for key in a.get("net", {}):
+            if key not in _TRACKING_NET_KEYS[a["arch"]]:
+                errors.append(f"config key '{where}.net.{key}': not a parameter of arch "
+                              f"{a['arch']!r}; allowed: {', '.join(_TRACKING_NET_KEYS[a['arch']])}")
+        net = a.get("net", {})
+        if "d_model" in net or "num_heads" in net:
+            d, h = net.get("d_model", 32), net.get("num_heads", 2)
+            if d % h:
+                errors.append(f"config key '{where}.net.d_model': {d} is not divisible by "
+                              f"num_heads {h}")
+        for key in a.get("data", {}):
+            if key not in _TRACKING_DATA_KEYS[a["dataset"]]:
+                errors.append(f"config key '{where}.data.{key}': not a parameter of dataset "
+                              f"{a['dataset']!r}; allowed: "
+                              f"{', '.join(_TRACKING_DATA_KEYS[a['dataset']])}")
+    errors += memory_errors("sde_tracking.simulate", jobs_mem)
+    return errors
+
+

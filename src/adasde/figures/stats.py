@@ -1,0 +1,150 @@
+"""Statistics shared by the figures (the analysis layer): plateaus with Monte-Carlo errors,
+power-law exponents, divergence checks and the provenance table under each figure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plateau(loss_runs, fraction: float = 0.25):
+    """Time average of each run over the last ``fraction`` of the saved times, then the mean
+    over runs and its Monte-Carlo standard error (runs are independent).
+
+    ``loss_runs`` has shape (runs, times). Returns ``(mean, stderr, per_run)``; a run with a
+    non-finite value makes ``mean`` NaN (see :func:`diverged`).
+    """
+    loss_runs = np.asarray(loss_runs, float)
+    n = loss_runs.shape[-1]
+    start = n - max(1, int(round(fraction * (n - 1))))
+    per_run = loss_runs[..., start:].mean(axis=-1)
+    mean = per_run.mean(axis=-1)
+    stderr = per_run.std(axis=-1, ddof=1) / np.sqrt(per_run.shape[-1])
+    return mean, stderr, per_run
+
+
+def diverged(loss_runs) -> np.ndarray:
+    """Boolean per run: any non-finite (NaN/inf) value along the last axis."""
+    return ~np.all(np.isfinite(np.asarray(loss_runs, float)), axis=-1)
+
+
+def powerlaw_exponent(x, y) -> float:
+    """Least-squares slope of log(y) against log(x) (NaN if any y is not positive/finite)."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        return float("nan")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def provenance_table(metas: dict):
+    """A DataFrame with one row per artifact: config hash, seed, git sha (dirty flag), device,
+    wall time and package versions of jax/optax."""
+    import pandas as pd
+
+    rows = []
+    for name, m in metas.items():
+        git = m.get("git", {})
+        rows.append({
+            "artifact": name,
+            "config_hash": m.get("config_hash"),
+            "seed": m.get("seed"),
+            "git": f"{str(git.get('sha'))[:10]}{' (dirty)' if git.get('dirty') else ''}",
+            "device": m.get("device"),
+            "wall_time_s": round(m["wall_time_s"], 2) if m.get("wall_time_s") else None,
+            "jax": m.get("packages", {}).get("jax"),
+        })
+    return pd.DataFrame(rows)
+
+
+def powerlaw_exponent_stderr(x, y, y_stderr) -> tuple[float, float]:
+    """Least-squares slope of log(y) against log(x) (as :func:`powerlaw_exponent`) and its
+    standard error from the independent Monte-Carlo errors ``y_stderr`` of the points (delta
+    method: the slope is sum_j w_j log y_j with w_j = (l_j - mean l)/sum (l - mean l)^2,
+    l = log x, and Var log y_j = (se_j / y_j)^2). ``(nan, nan)`` if any y is not
+    positive/finite."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    se = np.asarray(y_stderr, float)
+    if not np.all(np.isfinite(y)) or np.any(y <= 0) or not np.all(np.isfinite(se)):
+        return float("nan"), float("nan")
+    lx = np.log(x)
+    w = (lx - lx.mean()) / np.sum((lx - lx.mean()) ** 2)
+    return float(np.sum(w * np.log(y))), float(np.sqrt(np.sum((w * se / y) ** 2)))
+
+
+def simultaneous_critical(influence, n_boot: int = 500, seed: int = 0, level: float = 0.95):
+    r"""Simultaneous confidence band over the columns of an estimate: ``influence`` (runs,
+    columns) holds each run's centred contribution :math:`\psi_{rj}` to column ``j``'s estimate
+    (estimate minus truth :math:`\approx \sum_r \psi_{rj}`; NaN or 0 where run ``r`` does not
+    enter). Returns ``(c, se)``: the per-column standard error
+    :math:`se_j = \sqrt{\sum_r \psi_{rj}^2}` and the critical value ``c`` (at least the
+    pointwise 1.96 at ``level`` = 0.95) such that :math:`\text{estimate}_j \pm c\,se_j` covers
+    every column at once with probability ``level`` (Gaussian multiplier bootstrap of
+    :math:`\max_j |Z_j|/se_j`, seeded: deterministic). Use it where a claim takes a maximum over
+    many saved times, so that the maximum neither passes nor fails by chance."""
+    from scipy.stats import norm
+
+    psi = np.nan_to_num(np.asarray(influence, float))
+    se = np.sqrt((psi**2).sum(axis=0))
+    pointwise = float(norm.ppf(0.5 + level / 2))
+    ok = se > 0
+    if not ok.any():
+        return pointwise, se
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((int(n_boot), psi.shape[0])) @ psi[:, ok]
+    c = float(np.quantile(np.max(np.abs(z) / se[ok], axis=1), level))
+    return max(pointwise, c), se
+
+
+# ------------------------------------------------------------ ratios to a reference (scaling)
+def reference_index(values, reference: float = 1.0) -> int:
+    """Index of ``reference`` (e.g. the base run delta = 1) in ``values``, found **by value**,
+    never by position (``deltas: [2, 1, 4]`` gives 1); a missing or repeated reference raises
+    ``ValueError``."""
+    values = np.asarray(values, float).ravel()
+    hits = np.flatnonzero(np.isclose(values, reference, rtol=1e-12, atol=0.0))
+    if hits.size != 1:
+        raise ValueError(f"the reference {reference:g} must occur exactly once in {list(values)}")
+    return int(hits[0])
+
+
+def ratio_stderr(m, e, m0, e0):
+    """Delta-method standard error of ``m / m0`` for independent estimates ``m +/- e`` and
+    ``m0 +/- e0`` (elementwise)."""
+    m, e, m0, e0 = (np.asarray(v, float) for v in (m, e, m0, e0))
+    r = m / m0
+    return np.abs(r) * np.sqrt((e / m) ** 2 + (e0 / m0) ** 2)
+
+
+def bin_means(loss_runs, start: int, bins: int, stop: int | None = None):
+    """``(runs, saved)`` -> per-bin mean over runs and its standard error, each ``(bins,)``:
+    the saved points ``start:stop`` are split into ``bins`` consecutive bins, each run is
+    averaged within a bin, then the runs are averaged (independent runs)."""
+    post = np.asarray(loss_runs, float)[:, start:stop]
+    chunks = np.array_split(np.arange(post.shape[1]), bins)
+    per_run = np.stack([post[:, ch].mean(axis=1) for ch in chunks], axis=1)
+    return per_run.mean(0), per_run.std(0, ddof=1) / np.sqrt(per_run.shape[0])
+
+
+def decisive(measured, stderr, lo, hi, z: float = 1.959963984540054) -> int | None:
+    """For a claim "every point lies in ``[lo, hi]``": the index of the point that decides it
+    (its 95% interval, ``measured +/- z*stderr``, then decides the claim as
+    :func:`adasde.claims.decide` would for the whole set). The point whose interval lies
+    farthest outside the band if any lies wholly outside (the claim fails); else the one that
+    straddles an edge the most (inconclusive); else the one closest to an edge (it holds).
+    Non-finite points are skipped; ``None`` if none is left."""
+    m = np.asarray(measured, float).ravel()
+    se = np.nan_to_num(np.asarray(stderr, float).ravel() * np.ones_like(m))
+    ok = np.isfinite(m)
+    if not ok.any():
+        return None
+    lo_ = -np.inf if lo is None else lo
+    hi_ = np.inf if hi is None else hi
+    a, b = m - z * se, m + z * se
+    outside = np.where(ok, np.maximum(lo_ - b, a - hi_), -np.inf)  # > 0: wholly outside
+    if outside.max() > 0:
+        return int(np.argmax(outside))
+    straddle = np.where(ok, np.maximum(lo_ - a, b - hi_), -np.inf)  # > 0: crosses an edge
+    if straddle.max() > 0:
+        return int(np.argmax(straddle))
+    return int(np.argmax(np.where(ok, np.maximum(lo_ - m, m - hi_), -np.inf)))

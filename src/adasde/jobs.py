@@ -1,0 +1,46 @@
+"""Job scaffolding shared by every simulation/training job: the job's config (seed, dtype and
+its section), its log, and the provenance of what it saves.
+
+A Snakemake rule passes ``params.job = {"seed", "dtype", "section"}`` (exactly the values the
+job reads, so that changing any of them reruns it) and :func:`job_config` rebuilds the
+``{"seed", "dtype", <section name>: section}`` mapping the experiments read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def job_config(job: dict, section_name: str) -> dict:
+    """``{"seed", "dtype", section_name: section}`` from a rule's ``params.job``."""
+    return {"seed": int(job["seed"]), "dtype": job.get("dtype", "float32"),
+            section_name: job["section"]}
+
+
+def dtype_of(config: dict):
+    """The numpy float type of a job's config (``dtype``: float32 or float64)."""
+    return np.float64 if config.get("dtype") == "float64" else np.float32
+
+
+@contextlib.contextmanager
+def job_log(path):
+    """Send a job's stdout/stderr to its log file (line-buffered) and yield a ``log(msg)``
+    function; the wall time is logged at the end, and errors are logged before re-raising."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(path, "w", buffering=1) as fh, contextlib.redirect_stdout(fh), \
+            contextlib.redirect_stderr(fh):
+
+        def log(msg):
+            print(msg, flush=True)
+
+        try:
+            yield log
+        except BaseException as e:
+            log(f"[adasde] FAILED after {time.perf_counter() - start:.1f} s: {e!r}")
+            raise
+        log(f"[adasde] job wall time {time.perf_counter() - start:.1f} s")
