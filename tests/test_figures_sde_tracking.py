@@ -52,7 +52,7 @@ def data_of(arrays, meta):
     return {"arrays": arrays, "meta": meta, "spec": meta["config"], "optimizers": opts}
 
 
-ANALYSE = {"tolerance": 0.1, "spread_tolerance": 0.3, "bootstrap": 300}
+ANALYSE = {"tolerance": 0.1, "spread_tolerance": 0.3, "noise_tolerance": 0.2, "bootstrap": 300}
 
 
 def by_id(records):
@@ -103,12 +103,18 @@ def test_spread_ratio_exact_cases():
     rng = np.random.default_rng(1)
     opt = runs(rng, 30)
     double = MU + 2.0 * (opt - MU)  # the same runs with twice the deviation from MU
-    out = F.spread_ratio(double, opt, n_boot=200)
-    assert out["ratio"] == pytest.approx(2.0, rel=1e-12)
-    assert out["interval"][0] < 2.0 < out["interval"][1]  # resampled independently
-    np.testing.assert_allclose(out["spread"], 2 * out["spread_opt"], rtol=1e-9, atol=1e-15)
-    ode = F.spread_ratio(MU[None, :], opt, n_boot=200)  # one deterministic path
-    assert ode["ratio"] == 0.0 and ode["interval"] == [0.0, 0.0]
+    for inc in (False, True):
+        out = F.spread_ratio(double, opt, n_boot=200, increments=inc)
+        assert out["ratio"] == pytest.approx(2.0, rel=1e-9)
+        assert out["interval"][0] < 2.0 < out["interval"][1]  # resampled independently
+        np.testing.assert_allclose(out["spread"], 2 * out["spread_opt"], rtol=1e-9)
+        assert out["spread"].shape == (J - 1,)
+        ode = F.spread_ratio(MU[None, :], opt, n_boot=200, increments=inc)  # one path
+        assert ode["ratio"] == 0.0 and ode["interval"] == [0.0, 0.0]
+    # geometric mean: spreads 4x at half of the times and 1x at the others give 2
+    half = opt.copy()
+    half[:, 1::2] = MU[1::2] + 4.0 * (opt[:, 1::2] - MU[1::2])
+    assert F.spread_ratio(half, opt)["ratio"] == pytest.approx(2.0)  # times 1..20
     assert F.seed_spread(MU[None, :]).tolist() == [0.0] * J
     bad = double.copy()
     bad[2, 5] = np.inf
@@ -118,7 +124,8 @@ def test_spread_ratio_exact_cases():
 
 def test_spread_ratio_interval_covers_the_true_ratio():
     """Independent runs and paths with spreads in ratio 1.5: the 95% bootstrap interval covers
-    1.5 in most repetitions and its width shrinks with the number of seeds."""
+    1.5 in most repetitions and its width shrinks with the number of seeds; the increments'
+    ratio (fresh noise at every time) is much tighter than the levels' (seed-persistent)."""
     rng = np.random.default_rng(2)
     cover, widths = 0, {}
     for n in (16, 64):
@@ -132,6 +139,9 @@ def test_spread_ratio_interval_covers_the_true_ratio():
         widths[n] = np.mean(w)
     assert cover >= 48  # of 60 (nominal 57; the percentile bootstrap is a little narrow)
     assert widths[64] < 0.65 * widths[16]
+    inc = F.spread_ratio(runs(rng, 64, scale=1.5), runs(rng, 64), n_boot=300, increments=True)
+    assert inc["interval"][0] < 1.5 < inc["interval"][1]
+    assert inc["interval"][1] - inc["interval"][0] < 0.5 * widths[64]
 
 
 # ---------------------------------------------------------------------- load and measure
@@ -162,16 +172,18 @@ def test_claims_hold_and_discriminate_when_the_sde_matches():
     rng = np.random.default_rng(4)
     m = F.measure(data_of(*artifact(rng, n=400)), ANALYSE)
     c = by_id(F.claims(m, ANALYSE))
-    assert set(c) == {"signsgd_mean", "signsgd_spread", "adamw_mean", "adamw_spread",
-                      "adamw_mean_vs_malladi", "adamw_spread_vs_malladi"}
+    assert set(c) == {f"{o}_{s}" for o in ("signsgd", "adamw") for s in ("mean", "spread", "noise")
+                      } | {f"adamw_{s}_vs_malladi" for s in ("mean", "spread", "noise")}
     for opt in ("signsgd", "adamw"):
-        assert c[f"{opt}_spread"].verdict == "holds" and c[f"{opt}_spread"].discriminates
-        assert c[f"{opt}_spread"].alternative_value == 0.0
+        for stat in ("spread", "noise"):
+            assert c[f"{opt}_{stat}"].verdict == "holds" and c[f"{opt}_{stat}"].discriminates
+            assert c[f"{opt}_{stat}"].alternative_value == 0.0
         assert c[f"{opt}_mean"].verdict == "holds" and not c[f"{opt}_mean"].discriminates
         assert "does not test the diffusion" in c[f"{opt}_mean"].note
     assert c["adamw_mean_vs_malladi"].discriminates
     assert c["adamw_spread_vs_malladi"].discriminates
     assert c["adamw_spread"].band == pytest.approx([0.7, 1.3])
+    assert c["adamw_noise"].band == pytest.approx([0.8, 1.2])
     assert c["adamw_mean"].band == [None, 0.1] and c["adamw_mean"].runs == 400
     assert all(r.figure == "sde_tracking_toy" for r in c.values())
     lo, hi = c["adamw_spread"].interval
@@ -197,8 +209,9 @@ def test_spread_claim_fails_for_a_drift_only_model():
                   ANALYSE)
     c = by_id(F.claims(m, ANALYSE))
     assert c["signsgd_mean"].verdict == "holds"
-    assert c["signsgd_spread"].verdict == "fails"
-    assert c["signsgd_spread"].measured == pytest.approx(0.0, abs=1e-9)
+    for stat in ("spread", "noise"):
+        assert c[f"signsgd_{stat}"].verdict == "fails"
+        assert c[f"signsgd_{stat}"].measured == pytest.approx(0.0, abs=1e-6)
 
 
 def test_spread_claim_fails_for_too_much_noise_and_mean_claim_fails_for_an_offset():
@@ -206,7 +219,7 @@ def test_spread_claim_fails_for_too_much_noise_and_mean_claim_fails_for_an_offse
     arrays, meta = artifact(rng, n=200, sde=lambda: runs(rng, 200, scale=2.0, shift=0.3))
     c = by_id(F.claims(F.measure(data_of(arrays, meta), ANALYSE), ANALYSE))
     for opt in ("signsgd", "adamw"):
-        assert c[f"{opt}_spread"].verdict == "fails"
+        assert c[f"{opt}_spread"].verdict == "fails" and c[f"{opt}_noise"].verdict == "fails"
         assert c[f"{opt}_mean"].verdict == "fails"
 
 
@@ -223,7 +236,7 @@ def test_malladi_inside_the_band_cannot_discriminate():
     rng = np.random.default_rng(9)
     arrays, meta = artifact(rng, n=400, malladi=lambda: runs(rng, 400, scale=1.1, shift=0.02))
     c = by_id(F.claims(F.measure(data_of(arrays, meta), ANALYSE), ANALYSE))
-    for cid in ("adamw_mean_vs_malladi", "adamw_spread_vs_malladi"):
+    for cid in ("adamw_mean_vs_malladi", "adamw_spread_vs_malladi", "adamw_noise_vs_malladi"):
         assert c[cid].verdict == "holds" and not c[cid].discriminates
     assert "our -theta*X extension" in c["adamw_mean_vs_malladi"].alternative
 
@@ -240,15 +253,18 @@ def test_diverged_paths_fail_the_claims():
     c = by_id(F.claims(m, ANALYSE))
     assert m["per_opt"]["signsgd"]["diverged"]["sde"] == 1
     assert c["signsgd_mean"].verdict == "fails" and c["signsgd_spread"].verdict == "fails"
+    assert c["signsgd_noise"].verdict == "fails"
     assert "1 SDE paths diverged" in c["signsgd_mean"].note
 
 
 def test_analyse_tolerances_change_the_band():
     rng = np.random.default_rng(11)
     m = F.measure(data_of(*artifact(rng, n=50)), ANALYSE)
-    c = by_id(F.claims(m, {"tolerance": 0.2, "spread_tolerance": 0.5}))
+    c = by_id(F.claims(m, {"tolerance": 0.2, "spread_tolerance": 0.5, "noise_tolerance": 0.4,
+                           "bootstrap": 10}))
     assert c["signsgd_mean"].band == [None, 0.2]
     assert c["signsgd_spread"].band == pytest.approx([0.5, 1.5])
+    assert c["signsgd_noise"].band == pytest.approx([0.6, 1.4])
 
 
 def test_plot_has_three_panels_per_optimizer():
@@ -257,7 +273,8 @@ def test_plot_has_three_panels_per_optimizer():
     rng = np.random.default_rng(12)
     m = F.measure(data_of(*artifact(rng, n=10)), ANALYSE)
     fig = F.plot(m)
-    assert len(fig.axes) == 6
-    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
-    assert any("drift-only ODE" in t and "R = 0" in t for t in labels)
+    assert len(fig.axes) == 8
+    for ax in (fig.axes[1], fig.axes[2]):
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("drift-only ODE" in t and "R = 0" in t for t in labels)
     plt.close(fig)

@@ -74,7 +74,7 @@ def test_check_names_the_keys():
 
     assert scaling_lm.check({"simulate": TINY, "analyse": {}}) == []
     bad = copy.deepcopy(TINY)
-    bad.update(deltas=[2, 4], save_samples=6, samples=30)
+    bad.update(deltas=[2, 4], save_samples=6, samples=31)
     bad["model"]["num_heads"] = 3
     msgs = scaling_lm.check({"simulate": bad})
     text = "\n".join(msgs)

@@ -11,7 +11,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.special import erf
 
-from adasde import artifacts, config, optim, sdes, theory
+from adasde import artifacts, optim, sdes, theory
 from adasde.experiments import signsgd_phases as sp
 from adasde.figures import signsgd_phases as fp
 

@@ -92,8 +92,11 @@ def brownian_increments(key, like, n_saves: int, save_every: int, dt):
 # Increments from random bits
 # --------------------------------------------------------------------------------------------
 def _leaf_keys(key, like):
+    """Leaves of ``like`` and one key each: ``key`` itself for a single leaf, else
+    ``split(key, n_leaves)`` (as :func:`adasde.noise.standard_block`)."""
     leaves, treedef = jax.tree_util.tree_flatten(like)
-    return leaves, treedef, jax.random.split(key, len(leaves))
+    keys = [key] if len(leaves) == 1 else list(jax.random.split(key, len(leaves)))
+    return leaves, treedef, keys
 
 
 def two_point_words(key, like, n: int):

@@ -15,8 +15,13 @@ from pathlib import Path
 import numpy as np
 
 
-def job_config(job: dict, section_name: str) -> dict:
-    """``{"seed", "dtype", section_name: section}`` from a rule's ``params.job``."""
+def job_config(job: dict | str, section_name: str) -> dict:
+    """``{"seed", "dtype", section_name: section}`` from a rule's ``params.job`` (a mapping or
+    its canonical JSON text)."""
+    if isinstance(job, str):
+        import json
+
+        job = json.loads(job)
     return {"seed": int(job["seed"]), "dtype": job.get("dtype", "float32"),
             section_name: job["section"]}
 

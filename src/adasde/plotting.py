@@ -41,7 +41,7 @@ RULE_SHORT = {
     "malladi": "Malladi",
     "alternative": "alternative",
     "signsgd": "SignSGD sqrt rule",
-    "sgd_linear": "linear rule",
+    "sgd_linear": "SGD linear",
 }
 
 

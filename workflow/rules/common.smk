@@ -42,13 +42,17 @@ except adasde_config.ConfigError as err:
 def job_params(section, simulate=None, drop=()):
     """The ``job`` param of a simulation rule: exactly the values its job reads (the seed, the
     dtype and the section's ``simulate`` part, less the keys in ``drop``), so that changing any
-    of them reruns the job and changing anything else (e.g. ``analyse``) does not."""
+    of them reruns the job and changing anything else (e.g. ``analyse``) does not. Canonical
+    JSON (sorted keys): Snakemake compares params as text, and key order must not count."""
     sim = config[section]["simulate"] if simulate is None else simulate
-    return {
-        "seed": config["seed"],
-        "dtype": config["dtype"],
-        "section": {k: v for k, v in sim.items() if k not in drop},
-    }
+    return json.dumps(
+        {
+            "seed": config["seed"],
+            "dtype": config["dtype"],
+            "section": {k: v for k, v in sim.items() if k not in drop},
+        },
+        sort_keys=True,
+    )
 
 
 def code_hash(*modules):
@@ -79,7 +83,11 @@ def register_figure(name, notebook, data, analyse, params=None):
     """
     FIGURES[name] = {
         "notebook": notebook,
-        "inputs": {os.path.basename(p).removesuffix(".npz"): p for p in data},
+        "inputs": (
+            dict(data)
+            if isinstance(data, dict)
+            else {os.path.basename(p).removesuffix(".npz"): p for p in data}
+        ),
         "analyse": dict(analyse),
         "params": dict(params or {}),
     }

@@ -335,9 +335,9 @@ def init_params(section: dict, vocab_size: int, seed: int, dtype):
 def simulate_job(config: dict, out_path, log=print) -> None:
     """Train every rule x base x delta point of ``scaling_lm`` and save the artifact."""
     section = config[SECTION]
-    errors = check(section)
+    errors = check({"simulate": section})
     if errors:
-        raise ValueError("; ".join(errors))
+        raise ValueError("invalid scaling_lm section: " + "; ".join(errors))
     dtype = jobs.dtype_of(config)
     seed = config["seed"]
     t_corpus = time.perf_counter()

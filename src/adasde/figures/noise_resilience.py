@@ -311,7 +311,7 @@ def plot(m: dict):
     ncols = 2
     nrows = int(np.ceil(len(optimizers) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(9, 3.3 * nrows), sharex=True, squeeze=False)
-    for ax, opt in zip(axes.flat, optimizers):
+    for ax, opt in zip(axes.flat, optimizers, strict=False):
         f = m["forms"][opt]
         for j, s in enumerate(sigmas):
             c = colors[j]

@@ -10,32 +10,35 @@ iterations of the optimizer's runs (``loss_<opt>_optim``), of our SDE's Euler-Ma
 (``_sde``), of our SDE's drift without its diffusion (``_ode``, one deterministic path) and,
 for RMSprop(W)/Adam(W), of Malladi et al.'s SDE (``_malladi``).
 
-Two statistics per (optimizer, model), both over the saved times :math:`j \ge 1` (at
+Three statistics per (optimizer, model), over the saved times :math:`j \ge 1` (at
 :math:`t = 0` every run is at :math:`f(x_0)`):
 
 * **mean** (:func:`tracking_error`): :math:`e = \frac1J\sum_j |\bar L^{M}_j - \bar L^{O}_j| /
   \bar L^{O}_j`, bars the means over runs/paths;
-* **spread** (:func:`spread_ratio`): :math:`R = \sum_j s^{M}_j / \sum_j s^{O}_j` with
-  :math:`s_j` the standard deviation of the loss across seeds at time :math:`j`. The drift-only
-  ODE has :math:`R = 0` by construction; an SDE whose diffusion has the right size has
-  :math:`R \approx 1`. This is where the diffusion is tested: the mean of a weak order-1 SDE
-  and of its drift differ only by :math:`O(\eta\sigma^2)` terms, which at the paper's
-  :math:`\sigma = 0.01` are below any useful tolerance (the mean claims then *cannot
-  discriminate* the SDE from the ODE, docs/theory.md "What the tracking figures can and cannot
-  tell").
+* **spread** (:func:`spread_ratio`): the geometric mean over :math:`j` of
+  :math:`s^{M}_j / s^{O}_j`, :math:`s_j` the standard deviation of the loss across seeds at
+  time :math:`j` (the noise accumulated since the start);
+* **noise** (:func:`spread_ratio` with ``increments``): the same for the loss *changes*
+  :math:`L_j - L_{j-1}`, the diffusion's contribution over one save interval (a local,
+  much tighter measurement of the diffusion's size).
 
-Both have bootstrap 95% intervals (runs and paths resampled independently), which the claims
-pass as ``interval``.
+The drift-only ODE has spread and noise ratios 0 by construction; an SDE whose diffusion has
+the right size has ratios near 1. This is where the diffusion is tested: the mean of a weak
+order-1 SDE and of its drift differ only by terms of order :math:`\eta\sigma^2`, which at the
+paper's :math:`\sigma = 0.01` are below any useful tolerance (the mean claims then *cannot
+discriminate* the SDE from the ODE; docs/theory.md, "What the tracking figures can and cannot
+tell"). Every statistic has a bootstrap 95% interval (runs and paths resampled
+independently), which the claims pass as ``interval``.
 
 Claims (per optimizer; :func:`claims`), each with the alternative it must rule out:
 
-* ``<opt>_mean``: :math:`e_{SDE} \le` ``tolerance``; alternative: the drift-only ODE's
-  :math:`e_{ODE}`;
-* ``<opt>_spread``: :math:`R_{SDE} \in [1 - s, 1 + s]` (``spread_tolerance`` :math:`s`);
-  alternative: the ODE's :math:`R = 0`;
-* ``<opt>_mean_vs_malladi``, ``<opt>_spread_vs_malladi`` (RMSprop(W), Adam(W)): the same
-  measurements, with Malladi et al.'s SDE's :math:`e` and :math:`R` as the alternative (where
-  theirs lie inside our band the claim is recorded as "cannot discriminate").
+* ``<opt>_mean``: :math:`e_{SDE} \le` ``tolerance``; alternative: the ODE's :math:`e_{ODE}`;
+* ``<opt>_spread``, ``<opt>_noise``: ratio within ``spread_tolerance`` /
+  ``noise_tolerance`` of 1; alternative: the ODE's 0;
+* ``<opt>_{mean,spread,noise}_vs_malladi`` (RMSprop(W), Adam(W)): the same measurements, with
+  Malladi et al.'s SDE's value as the alternative (where theirs lies inside our band the claim
+  is recorded as "cannot discriminate"; their diffusion on :math:`M` is ours for Adam, so
+  ``adamw_noise_vs_malladi`` cannot discriminate by construction).
 """
 
 from __future__ import annotations
@@ -225,13 +228,15 @@ def _curves(loss) -> dict:
 # --------------------------------------------------------------------------------- claims
 def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
     """The tracking claims of one architecture (module docstring): per optimizer
-    ``<opt>_mean`` and ``<opt>_spread`` against the drift-only ODE, and for optimizers with a
-    Malladi et al. SDE ``<opt>_mean_vs_malladi`` and ``<opt>_spread_vs_malladi`` against it.
-    ``analyse`` overrides the tolerances recorded in ``m``."""
-    a = {"tolerance": m["tolerance"], "spread_tolerance": m["spread_tolerance"],
-         **(analyse or {})}
-    tol, stol = float(a["tolerance"]), float(a["spread_tolerance"])
+    ``<opt>_mean``, ``<opt>_spread`` and ``<opt>_noise`` against the drift-only ODE, and, for
+    optimizers with a Malladi et al. SDE, ``<opt>_mean_vs_malladi``,
+    ``<opt>_spread_vs_malladi`` and ``<opt>_noise_vs_malladi`` (the same measurements) against
+    it. ``analyse`` overrides the tolerances recorded in ``m``."""
+    a = {k: m[k] for k in ("tolerance", "spread_tolerance", "noise_tolerance")}
+    a.update({k: v for k, v in (analyse or {}).items() if k in a})
+    tol = float(a["tolerance"])
     fig, prob = m["figure"], m["problem"]
+    ode_name = "drift-only ODE (our SDE without its diffusion)"
     out = []
     for opt in m["optimizers"]:
         e = m["per_opt"][opt]
@@ -239,69 +244,69 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             continue
         label = plotting.OPTIMIZER_LABELS.get(opt, opt)
         runs = e["rows"]["optim"]
-        ours_m, ours_s = e["mean"]["sde"], e["spread"]["sde"]
-        note_m = f"Monte-Carlo floor {ours_m['floor']:.3g}"
-        if e["diverged"]["sde"]:
-            note_m += f"; {e['diverged']['sde']} SDE paths diverged"
-        spreads = (f"time-summed spread: optimizer {e['curves']['optim']['spread'][1:].sum():.3g}, "
-                   f"our SDE {e['curves']['sde']['spread'][1:].sum():.3g}")
+        ours = e["mean"]["sde"]
+        div = f"; {e['diverged']['sde']} SDE paths diverged" if e["diverged"]["sde"] else ""
         mean_stmt = (f"{label}: the mean training loss of our SDE tracks the optimizer's on {prob} "
                      f"(mean relative error over the saved times at most {tol:g})")
-        spread_stmt = (f"{label}: the across-seed spread (std) of our SDE's loss matches the "
-                       f"optimizer's on {prob} (ratio of time-summed stds within {stol:g} of 1)")
-        common_m = dict(figure=fig, measured=ours_m["error"], predicted=0.0, tolerance=tol,
-                        comparison="le", stderr=ours_m["stderr"], interval=ours_m["interval"],
-                        runs=runs)
-        common_s = dict(figure=fig, measured=ours_s["ratio"], predicted=1.0, tolerance=stol,
-                        comparison="relative", stderr=ours_s["stderr"],
-                        interval=ours_s["interval"], runs=runs)
+        common = {"mean": dict(figure=fig, measured=ours["error"], predicted=0.0, tolerance=tol,
+                               comparison="le", stderr=ours["stderr"],
+                               interval=ours["interval"], runs=runs)}
+        stmts = {"mean": mean_stmt}
+        for stat, what in (("spread", "the across-seed spread (std) of our SDE's loss at fixed "
+                                      "times"),
+                           ("noise", "the across-seed spread (std) of our SDE's loss changes "
+                                     "between saved times (the diffusion's local size)")):
+            stol = float(a[f"{stat}_tolerance"])
+            r = e[stat]["sde"]
+            stmts[stat] = (f"{label}: {what} matches the optimizer's on {prob} (geometric-mean "
+                           f"ratio over the saved times within {stol:g} of 1)")
+            common[stat] = dict(figure=fig, measured=r["ratio"], predicted=1.0, tolerance=stol,
+                                comparison="relative", stderr=r["stderr"],
+                                interval=r["interval"], runs=runs)
         if "ode" in e["mean"]:
             ode_e = e["mean"]["ode"]["error"]
             out.append(Claim(
-                id=f"{opt}_mean", statement=mean_stmt, **common_m,
-                alternative="drift-only ODE (our SDE without its diffusion)",
+                id=f"{opt}_mean", statement=mean_stmt, **common["mean"], alternative=ode_name,
                 alternative_value=ode_e,
-                note=note_m + f"; the ODE's error is {ode_e:.3g}"
+                note=f"Monte-Carlo floor {ours['floor']:.3g}{div}; the ODE's error is {ode_e:.3g}"
                 + ("" if ode_e > tol else ": inside the band, so the mean does not test the "
-                   "diffusion")))
-            out.append(Claim(
-                id=f"{opt}_spread", statement=spread_stmt, **common_s,
-                alternative="drift-only ODE (our SDE without its diffusion)",
-                alternative_value=e["spread"]["ode"]["ratio"], note=spreads))
+                   "diffusion (the spread claims do)")))
+            for stat in ("spread", "noise"):
+                out.append(Claim(
+                    id=f"{opt}_{stat}", statement=stmts[stat], **common[stat],
+                    alternative=ode_name, alternative_value=e[stat]["ode"]["ratio"],
+                    note="the ODE is one deterministic path: no spread" + div))
         if "malladi" in e["mean"]:
             ext = " with our -theta*X extension" if m["weight_decay"].get(opt) else ""
-            mal_m, mal_s = e["mean"]["malladi"], e["spread"]["malladi"]
-            mal_note = (f"; {e['diverged']['malladi']} Malladi paths diverged"
-                        if e["diverged"]["malladi"] else "")
-            out.append(Claim(
-                id=f"{opt}_mean_vs_malladi",
-                statement=mean_stmt + f", where Malladi et al.'s SDE{ext} does not",
-                **common_m, alternative=f"Malladi et al.'s SDE{ext}",
-                alternative_value=mal_m["error"],
-                note=f"Malladi's error {mal_m['error']:.3g} ± {mal_m['stderr']:.2g}" + mal_note))
-            out.append(Claim(
-                id=f"{opt}_spread_vs_malladi",
-                statement=spread_stmt + f", where Malladi et al.'s SDE{ext} does not",
-                **common_s, alternative=f"Malladi et al.'s SDE{ext}",
-                alternative_value=mal_s["ratio"],
-                note=f"Malladi's spread ratio {mal_s['ratio']:.3g} ± {mal_s['stderr']:.2g}"
-                + mal_note))
+            mal_name = f"Malladi et al.'s SDE{ext}"
+            mal_div = (f"; {e['diverged']['malladi']} Malladi paths diverged"
+                       if e["diverged"]["malladi"] else "")
+            for stat in ("mean", "spread", "noise"):
+                mal = e[stat]["malladi"]
+                value = mal["error"] if stat == "mean" else mal["ratio"]
+                out.append(Claim(
+                    id=f"{opt}_{stat}_vs_malladi",
+                    statement=stmts[stat] + f", where {mal_name} does not", **common[stat],
+                    alternative=mal_name, alternative_value=value,
+                    note=f"Malladi's value {value:.3g} ± {mal['stderr']:.2g}" + mal_div + div))
     return out
 
 
 def table(m: dict):
-    """One row per (optimizer, model): mean error and spread ratio with their intervals."""
+    """One row per (optimizer, model): the mean error and the two spread ratios (levels,
+    increments) with their intervals."""
     import pandas as pd
 
     rows = []
     for opt in m["optimizers"]:
         e = m["per_opt"][opt]
         for model in e["mean"]:
-            te, sr = e["mean"][model], e["spread"][model]
+            te, sr, nr = e["mean"][model], e["spread"][model], e["noise"][model]
             rows.append({"optimizer": opt, "model": LABELS[model], "paths": e["rows"][model],
                          "mean error": te["error"], "mean error CI": te["interval"],
                          "MC floor": te["floor"], "spread ratio": sr["ratio"],
-                         "spread ratio CI": sr["interval"], "diverged": e["diverged"][model]})
+                         "spread ratio CI": sr["interval"], "noise ratio": nr["ratio"],
+                         "noise ratio CI": nr["interval"], "diverged": e["diverged"][model]})
     return pd.DataFrame(rows)
 
 
@@ -322,22 +327,28 @@ def _model_label(m: dict, opt: str, model: str) -> str:
 
 def plot(m: dict):
     """Per optimizer (rows): the loss (mean and 5-95% band over seeds) of the optimizer, our SDE,
-    the drift-only ODE and Malladi et al.'s SDE; the across-seed spread of the loss; and the
-    relative error of the mean with the tolerance."""
+    the drift-only ODE and Malladi et al.'s SDE; the across-seed spread of the loss at fixed
+    times and of its changes between saved times (the ODE's are 0), each with the model's ratio
+    R to the optimizer's; and the relative error of the mean with the tolerance."""
     import matplotlib.pyplot as plt
 
     opts = m["optimizers"]
     it = m["iterations"]
-    fig, axes = plt.subplots(len(opts), 3, figsize=(12, 2.9 * len(opts)), sharex=True,
+    fig, axes = plt.subplots(len(opts), 4, figsize=(15, 2.9 * len(opts)), sharex=True,
                              squeeze=False)
     for row, opt in zip(axes, opts, strict=True):
-        ax, ax_sp, ax_err = row
+        ax, ax_sp, ax_no, ax_err = row
         e = m["per_opt"][opt]
         c = plotting.OPTIMIZER_COLORS.get(opt, "C0")
+        name = plotting.OPTIMIZER_LABELS.get(opt, opt)
         cur = e["curves"]["optim"]
-        ax.plot(it, cur["mean"], color=c, label=plotting.OPTIMIZER_LABELS.get(opt, opt))
+        ax.plot(it, cur["mean"], color=c, label=name)
         ax.fill_between(it, cur["lo"], cur["hi"], color=c, alpha=0.2, linewidth=0)
-        ax_sp.plot(it, cur["spread"], color=c, label=plotting.OPTIMIZER_LABELS.get(opt, opt))
+        first = next(iter(e["spread"].values()), None)
+        if first is not None:
+            ax_sp.plot(it[1:], first["spread_opt"], color=c, label=name)
+            ax_no.plot(it[1:], e["noise"][next(iter(e["noise"]))]["spread_opt"], color=c,
+                       label=name)
         for model in MODELS:
             if model not in e["curves"]:
                 continue
@@ -346,8 +357,9 @@ def plot(m: dict):
             ax.plot(it, cm["mean"], label=lab, **st)
             if e["rows"][model] > 1:
                 ax.fill_between(it, cm["lo"], cm["hi"], color=st["color"], alpha=0.1, linewidth=0)
-            sr = e["spread"][model]
-            ax_sp.plot(it, cm["spread"], label=f"{lab}: R = {sr['ratio']:.3g}", **st)
+            for a_, stat in ((ax_sp, "spread"), (ax_no, "noise")):
+                r = e[stat][model]
+                a_.plot(it[1:], r["spread"], label=f"{lab}: R = {r['ratio']:.3g}", **st)
             te = e["mean"][model]
             curve = np.where(np.isfinite(te["curve"]), te["curve"], np.nan)
             ax_err.plot(it[1:], np.maximum(curve, 1e-6), label=f"{lab}: e = {te['error']:.3g}",
@@ -357,11 +369,13 @@ def plot(m: dict):
                             xycoords="axes fraction", fontsize=7)
         ax.set_yscale("log")
         ax.set_ylabel("training loss")
-        ax.set_title(plotting.OPTIMIZER_LABELS.get(opt, opt), loc="left")
+        ax.set_title(name, loc="left")
         ax.legend(loc="upper right", fontsize=7)
-        ax_sp.set_title("std of the loss across seeds", loc="left")
-        ax_sp.set_ylim(bottom=0)
-        ax_sp.legend(loc="best", fontsize=7)
+        ax_sp.set_title("std across seeds of the loss", loc="left")
+        ax_no.set_title("std across seeds of its change per save", loc="left")
+        for a_ in (ax_sp, ax_no):
+            a_.set_ylim(bottom=0)
+            a_.legend(loc="best", fontsize=7)
         ax_err.axhline(m["tolerance"], color="r", ls=":", lw=1.0,
                        label=f"tolerance {m['tolerance']:g}")
         ax_err.set_title("relative error of the mean loss", loc="left")

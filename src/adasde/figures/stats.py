@@ -148,3 +148,33 @@ def decisive(measured, stderr, lo, hi, z: float = 1.959963984540054) -> int | No
     if straddle.max() > 0:
         return int(np.argmax(straddle))
     return int(np.argmax(np.where(ok, np.maximum(lo_ - m, m - hi_), -np.inf)))
+
+
+def hitting_samples(x, curve, level) -> float:
+    """First ``x`` at which ``curve`` falls to ``level`` or below, interpolated linearly in
+    log(curve) between saved points; NaN if it never does (or the curve is not positive)."""
+    x, curve = np.asarray(x, float), np.asarray(curve, float)
+    below = np.flatnonzero(curve <= level)
+    if not below.size:
+        return float("nan")
+    i = int(below[0])
+    if i == 0:
+        return float(x[0])
+    if curve[i - 1] <= 0 or curve[i] <= 0:
+        return float(x[i])
+    y0, y1 = np.log(curve[i - 1]), np.log(curve[i])
+    return float(x[i - 1] + (x[i] - x[i - 1]) * (y0 - np.log(level)) / (y0 - y1))
+
+
+def hitting_samples_boot(x, runs, level, n_boot: int = 200, seed: int = 0):
+    """:func:`hitting_samples` of the mean over ``runs`` (runs, saved) and its bootstrap
+    standard error over runs (resampled with replacement): ``(value, stderr)``."""
+    runs = np.asarray(runs, float)
+    value = hitting_samples(x, runs.mean(0), level)
+    rng = np.random.default_rng(seed)
+    n = runs.shape[0]
+    boots = np.array([hitting_samples(x, runs[rng.integers(0, n, n)].mean(0), level)
+                      for _ in range(int(n_boot))])
+    ok = np.isfinite(boots)
+    se = float(boots[ok].std(ddof=1)) if ok.sum() > 1 else float("nan")
+    return value, se

@@ -1,0 +1,140 @@
+"""adasde.figures.noise_resilience on small synthetic artifacts: every claim kind holds when the
+data follow the predicted form and fails (or cannot discriminate) when they follow its
+alternative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adasde import artifacts
+from adasde.figures import noise_resilience as F
+
+LAM = np.linspace(0.5, 2.0, 4)
+SIGMAS = np.array([0.1, 1.0, 10.0, 100.0])
+HP = {"sgd": {"eta": 1e-3}, "signsgd": {"eta": 1e-3},
+      "adam": {"eta": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 0.0},
+      "adamw": {"eta": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 0.0, "theta": 1.0}}
+SECTION = {"problem": {"d": 4, "lambda_min": 0.5, "lambda_max": 2.0, "spacing": "linear"},
+           "x0": 1.0, "batch_size": 1, "sigmas": SIGMAS.tolist(), "iterations": 400,
+           "save_every": 10, "runs": 64, "sde_substeps": 1, "optimizers": HP}
+
+
+def level(opt, kind="optim"):
+    """The predicted plateau per sigma of (opt, kind)."""
+    f = F.sde_limit if kind == "sde" else F.paper_limit
+    return np.array([f(opt, LAM, s, HP[opt], 1) for s in SIGMAS])
+
+
+def arrays(plateau, runs=64, times=41, rel_noise=0.01, seed=0):
+    """Loss curves (sigma, run, time) flat at ``plateau`` with a per-run relative spread."""
+    rng = np.random.default_rng(seed)
+    per_run = 1 + rel_noise * rng.standard_normal((len(SIGMAS), runs, 1))
+    loss = np.asarray(plateau, float)[:, None, None] * per_run * np.ones((1, 1, times))
+    return {"loss": loss, "lam": LAM, "sigmas": SIGMAS, "iterations": np.arange(times) * 10}
+
+
+def data(overrides=None, **kw):
+    """Every optimizer and kind at its predicted plateau, unless ``overrides`` says otherwise."""
+    overrides = overrides or {}
+    runs = {}
+    for i, opt in enumerate(HP):
+        for j, kind in enumerate(F.KINDS):
+            runs[opt, kind] = arrays(overrides.get((opt, kind), level(opt, kind)),
+                                     seed=10 * i + j, **kw)
+    return {"runs": runs, "metas": {}, "section": SECTION}
+
+
+def by_id(records):
+    return {r.id: r for r in records}
+
+
+def run(d, analyse=None):
+    m = F.measure(d, analyse or {})
+    return m, by_id(F.claims(m, analyse or {}))
+
+
+def test_load_reads_exactly_the_inputs(tmp_path):
+    d = data()
+    inputs = {}
+    for (opt, kind), a in list(d["runs"].items())[:3]:
+        p = tmp_path / f"{opt}_{kind}.npz"
+        artifacts.save(p, a, {"config": SECTION, "seed": 1})
+        inputs[f"{opt}_{kind}"] = str(p)
+    (tmp_path / "adam_optim.npz").write_bytes(b"not read")  # not in inputs: never globbed
+    loaded = F.load(inputs)
+    assert set(loaded["runs"]) == {("sgd", "optim"), ("sgd", "sde"), ("signsgd", "optim")}
+    assert loaded["section"] == SECTION
+    with pytest.raises(ValueError):
+        F.load({})
+
+
+def test_predicted_data_hold_and_discriminate():
+    m, c = run(data())
+    assert m["optimizers"] == ["sgd", "signsgd", "adam", "adamw"]
+    for r in c.values():
+        if r.role == "paper_form":
+            assert r.verdict == "fails" and r.discriminates, r.id
+            assert c[r.pair].role == "correction" and c[r.pair].pair == r.id
+        else:
+            assert r.verdict == "holds", (r.id, r.interval, r.band)
+    # SGD's plateau equals the sigma-linear alternative at sigma = 1 (B = 1): no discrimination
+    assert not c["sgd_optim_plateau_sigma1"].discriminates
+    assert c["sgd_optim_plateau_sigma10"].discriminates
+    for opt in ("signsgd", "adam", "adamw"):
+        for s in SIGMAS:
+            assert c[f"{opt}_optim_plateau_sigma{s:g}"].discriminates
+    for key in ("plateau_exponent",):
+        for opt in HP:
+            assert c[f"{opt}_optim_{key}"].discriminates
+    assert c["adamw_optim_plateau_below_cap"].discriminates
+    assert not any(k.startswith(("rmsprop",)) or "diverged" in k for k in c)
+    # no 3-standard-error allowance: tolerances are the stated bands
+    assert c["sgd_optim_plateau_sigma10"].tolerance == F.DEFAULTS["tolerance"]
+    assert c["adamw_optim_plateau_below_cap"].tolerance == 0.0
+
+
+def test_plateau_fails_at_the_alternative():
+    sgd_like_adam = np.array([F.alternative_limit("sgd", LAM, s, HP["sgd"], 1)[1] for s in SIGMAS])
+    sign_like_adam = level("adam")
+    _, c = run(data({("sgd", "optim"): sgd_like_adam, ("signsgd", "optim"): sign_like_adam,
+                     ("adam", "optim"): level("adam", "sde")}))
+    assert c["sgd_optim_plateau_sigma10"].verdict == "fails"
+    assert c["signsgd_optim_plateau_sigma1"].verdict == "fails"
+    assert c["adam_optim_plateau_sigma1"].verdict == "fails"
+    # exponent: SGD growing like sigma fails its exponent of 2
+    r = c["sgd_optim_plateau_exponent"]
+    assert r.verdict == "fails" and abs(r.measured - 1.0) < 0.05
+
+
+def test_eq2_pair_flips_when_the_sde_sits_at_the_paper_limit():
+    _, c = run(data({("adam", "sde"): level("adam"), ("adamw", "sde"): level("adamw")}))
+    for opt in ("adam", "adamw"):
+        assert c[f"{opt}_sde_plateau_sigma1"].verdict == "holds"
+        assert c[f"{opt}_sde_plateau_eq2_sigma1"].verdict == "fails"
+
+
+def test_cap_and_saturation_fail_without_weight_decay():
+    _, c = run(data({("adamw", "optim"): level("adam")}))
+    assert c["adamw_optim_plateau_below_cap"].verdict == "fails"
+    assert c["adamw_optim_plateau_exponent"].verdict == "fails"
+
+
+def test_noisy_data_are_inconclusive_with_runs_to_settle():
+    _, c = run(data(rel_noise=0.3))  # 95% interval +-7% against a 5% band
+    r = c["adam_optim_plateau_sigma1"]
+    assert r.verdict == "inconclusive" and r.runs_to_settle > 64
+
+
+def test_diverged_runs_fail_their_claims():
+    bad = data()
+    loss = bad["runs"]["signsgd", "optim"]["loss"]
+    loss[3, :2, -5:] = np.nan
+    m, c = run(bad)
+    r = c["signsgd_optim_diverged_sigma100"]
+    assert r.verdict == "fails" and r.measured == pytest.approx(2 / 64)
+    assert c["signsgd_optim_plateau_sigma100"].verdict == "fails"  # no finite measurement
+    assert c["signsgd_optim_plateau_sigma100"].measured is None
+    fig = F.plot(m)  # every optimizer drawn; diverged runs annotated, not drawn
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 4
+    assert any("diverged" in t.get_text() for t in fig.axes[1].texts)
