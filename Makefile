@@ -49,8 +49,8 @@ figures: check-config
 	@$(BIN)/snakemake $(TARGETS) --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete \
 		$(if $(PROFILE),--profile $(PROFILE),$(if $(filter 1,$(GPU)),--profile workflow/profiles/gpu,)) \
 		$(SNAKEMAKE_ARGS) || { rc=$$?; \
-		if ls .snakemake/locks/* >/dev/null 2>&1 && ! pgrep -f "snakemake figures" >/dev/null; then \
-		echo "make: the run stopped on a stale Snakemake lock (a killed run); clear it with: make unlock CONFIG=$(CONFIG)" >&2; fi; \
+		if ls .snakemake/locks/* >/dev/null 2>&1; then \
+		echo "make: Snakemake holds a lock on this folder; unless another run is active here, a killed run left it: clear it with: make unlock CONFIG=$(CONFIG)" >&2; fi; \
 		exit $$rc; }
 
 unlock: $(STAMP)

@@ -73,7 +73,10 @@ def test_predicted_data_hold_and_discriminate():
     m, c = run(data())
     assert m["optimizers"] == ["sgd", "signsgd", "adam", "adamw"]
     for r in c.values():
-        if r.role == "paper_form":
+        if r.id.startswith("adamw_optim_plateau_sigma"):
+            # Lemma C.57 is 1% from its finite-momentum correction at eta = 1e-3: no decision
+            assert r.role == "paper_form" and r.verdict == "holds" and not r.discriminates
+        elif r.role == "paper_form":
             assert r.verdict == "fails" and r.discriminates, r.id
             assert c[r.pair].role == "correction" and c[r.pair].pair == r.id
         else:
@@ -81,9 +84,11 @@ def test_predicted_data_hold_and_discriminate():
     # SGD's plateau equals the sigma-linear alternative at sigma = 1 (B = 1): no discrimination
     assert not c["sgd_optim_plateau_sigma1"].discriminates
     assert c["sgd_optim_plateau_sigma10"].discriminates
-    for opt in ("signsgd", "adam", "adamw"):
+    for opt in ("signsgd", "adam", "adamw_optim_plateau_momentum"):
         for s in SIGMAS:
-            assert c[f"{opt}_optim_plateau_sigma{s:g}"].discriminates
+            rid = f"{opt}_sigma{s:g}" if opt.startswith("adamw") else \
+                f"{opt}_optim_plateau_sigma{s:g}"
+            assert c[rid].discriminates
     for key in ("plateau_exponent",):
         for opt in HP:
             assert c[f"{opt}_optim_{key}"].discriminates
@@ -112,6 +117,21 @@ def test_eq2_pair_flips_when_the_sde_sits_at_the_paper_limit():
     for opt in ("adam", "adamw"):
         assert c[f"{opt}_sde_plateau_sigma1"].verdict == "holds"
         assert c[f"{opt}_sde_plateau_eq2_sigma1"].verdict == "fails"
+
+
+def test_adamw_pair_decides_at_large_eta():
+    """At eta = 1e-2 (rho1 = 10) Lemma C.57 is 9% above the finite-momentum limit."""
+    hp = {**HP["adamw"], "eta": 1e-2}
+    section = {**SECTION, "optimizers": {**HP, "adamw": hp}}
+    fm = np.array([F.theory.adamw_momentum_asymptotic_loss(LAM, s, 1e-2, 0.9, 1.0, 1)
+                   for s in SIGMAS])
+    d = data({("adamw", "optim"): fm})
+    d["section"] = section
+    _, c = run(d)
+    for s in SIGMAS:
+        assert c[f"adamw_optim_plateau_sigma{s:g}"].verdict == "fails"
+        assert c[f"adamw_optim_plateau_sigma{s:g}"].discriminates
+        assert c[f"adamw_optim_plateau_momentum_sigma{s:g}"].verdict == "holds"
 
 
 def test_cap_and_saturation_fail_without_weight_decay():

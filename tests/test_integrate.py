@@ -130,3 +130,115 @@ def test_determinism_same_key_same_paths():
                                              save_every=3)[0]
     np.testing.assert_array_equal(run(jax.random.key(5)), run(jax.random.key(5)))
     assert not np.array_equal(run(jax.random.key(5)), run(jax.random.key(6)))
+
+
+# ------------------------------------------------------------------ weak schemes and increments
+def test_default_gaussian_stream_is_the_brownian_increments(x64):
+    x0 = jnp.zeros(3)
+    z = integrate.unit_increments(jax.random.key(4), x0, 3, 5, "gaussian")
+    dw = integrate.brownian_increments(jax.random.key(4), x0, 3, 5, 0.25)
+    np.testing.assert_array_equal(np.asarray(dw), 0.5 * np.asarray(z))
+
+
+@pytest.mark.parametrize("scheme,increments,draw_every", [
+    ("euler", "two_point", None),
+    ("euler", "two_point", 5),
+    ("euler", "three_point", None),
+    ("euler", "gaussian", 2),
+    ("weak2", "three_point", 10),
+    ("weak2", "gaussian", None),
+])
+def test_solve_is_the_step_recursion_on_its_increments(x64, scheme, increments, draw_every):
+    """solve() takes exactly em_step / platen_step on the increments unit_increments() reports
+    (same keys, blocks and sub-blocks), for a multiplicative-noise SDE and an additive one."""
+    q = Quadratic(jnp.linspace(0.5, 2.0, 4))
+    x0 = jnp.linspace(-1.0, 1.0, 4)
+    hp = {"eta": 0.05, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "theta": 0.5}
+    dt, n_saves, save_every = 0.05, 3, 10
+    key = jax.random.key(7)
+    z = integrate.unit_increments(key, x0, n_saves, save_every, increments, draw_every)
+    for name in ("signsgd", "adamw"):
+        sde = sdes.make(name, q.grad, hp, jnp.full(4, 0.7))
+        sol = integrate.solve(sde, x0, key, dt=dt, n_saves=n_saves, save_every=save_every,
+                              scheme=scheme, increments=increments, draw_every=draw_every,
+                              observe=lambda y: y)
+        y = sde.init(x0)
+        for n in range(n_saves * save_every):
+            if scheme == "euler":
+                y = integrate.em_step(sde, n * dt, y, np.sqrt(dt) * z[n], dt)
+            else:
+                y = integrate.platen_step(sde, n * dt, y, z[n], dt)
+        for ours, ref in zip(sol.state, y, strict=True):
+            np.testing.assert_allclose(ours, ref, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(sol.observations[0][-1], y[0], rtol=1e-11, atol=1e-13)
+
+
+def test_platen_step_hand_case(x64):
+    """Geometric Brownian motion dX = mu X dt + s X dW: Platen's step is
+    X (1 + mu h + mu^2 h^2 / 2 + s dW (1 + mu h) + s^2 (dW^2 - h) / 2), the weak Taylor scheme
+    of order 2 (Kloeden and Platen, eq. (14.2.1)) for this SDE."""
+    mu, s, h, x, z = -0.7, 0.4, 0.1, 1.3, 0.8
+    sde = sdes.from_coefficients(lambda x0: (x0,),
+                                 lambda t, y: ((mu * y[0],), (s * y[0],)))
+    out = integrate.platen_step(sde, 0.0, (jnp.asarray(x),), (jnp.asarray(z),), h)[0]
+    dw = np.sqrt(h) * z
+    ref = x * (1 + mu * h + mu**2 * h**2 / 2 + s * dw * (1 + mu * h) + s**2 * (dw**2 - h) / 2)
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
+
+
+def test_platen_additive_shortcut_equals_full_step(x64):
+    q = Quadratic(jnp.linspace(0.5, 2.0, 3))
+    sde = sdes.adamw_sde(q.grad, 0.05, 0.9, 0.99, 0.7, theta=0.5)
+    full = sde._replace(additive=False)
+    y = (jnp.array([0.3, -1.0, 2.0]), jnp.array([0.1, 0.2, -0.3]), jnp.array([0.5, 0.4, 0.3]))
+    z = (jnp.array([1.7, 0.0, -1.7]),)
+    a = integrate.platen_step(sde, 0.2, y, z[0], 0.05)
+    b = integrate.platen_step(full, 0.2, y, z[0], 0.05)
+    for ai, bi in zip(a, b, strict=True):
+        np.testing.assert_allclose(ai, bi, rtol=1e-12, atol=1e-14)
+
+
+def test_average_is_the_time_average_of_the_chain(x64):
+    q = Quadratic(jnp.array([1.0, 2.0]))
+    sde = sdes.signsgd_sde(q.grad, 0.1, 0.5)
+    x0 = jnp.array([1.0, -1.0])
+    kw = dict(dt=0.1, n_saves=12, save_every=1, scheme="weak2", increments="three_point",
+              draw_every=1)
+    sol = integrate.solve(sde, x0, jax.random.key(2), average=(lambda y: y[0] ** 2, 4),
+                          observe=lambda y: y[0] ** 2, **kw)
+    obs = np.asarray(sol.observations)  # x_0^2 ... x_12^2
+    np.testing.assert_allclose(sol.average, obs[4:12].mean(0), rtol=1e-12)
+    plain = integrate.solve(sde, x0, jax.random.key(2), **kw)
+    np.testing.assert_array_equal(plain.state[0], sol.state[0])
+    assert plain.average is None
+
+
+def test_solve_rejects_bad_arguments():
+    sde = sdes.sgd_sde(Quadratic(jnp.ones(2)).grad, 0.1, 1.0)
+    kw = dict(dt=0.1, n_saves=2, save_every=6)
+    with pytest.raises(ValueError, match="scheme"):
+        integrate.solve(sde, jnp.ones(2), jax.random.key(0), scheme="rk4", **kw)
+    with pytest.raises(ValueError, match="increments"):
+        integrate.solve(sde, jnp.ones(2), jax.random.key(0), increments="uniform", **kw)
+    with pytest.raises(ValueError, match="divisor"):
+        integrate.solve(sde, jnp.ones(2), jax.random.key(0), draw_every=4, **kw)
+    with pytest.raises(ValueError, match="average"):
+        integrate.solve(sde, jnp.ones(2), jax.random.key(0), average=(lambda y: y[0], 12), **kw)
+    assert integrate.default_draw_every("two_point", 100) == 100
+    assert integrate.default_draw_every("two_point", 1000) == 250
+    assert integrate.default_draw_every("three_point", 100) == 10
+    assert integrate.default_draw_every("gaussian", 1000) == 1000
+
+
+def test_two_point_path_is_deterministic_and_sde_uses_one_word_per_32_steps():
+    q = Quadratic(jnp.linspace(1.0, 2.0, 3))
+    sde = sdes.signsgd_sde(q.grad, 0.1, 0.5)
+
+    def run(k):
+        return integrate.euler_maruyama(sde, jnp.ones(3), k, dt=0.1, n_saves=2, save_every=64,
+                                        increments="two_point")[0]
+
+    np.testing.assert_array_equal(run(jax.random.key(5)), run(jax.random.key(5)))
+    assert not np.array_equal(run(jax.random.key(5)), run(jax.random.key(6)))
+    words = integrate.two_point_words(jax.random.key(0), jnp.ones(3), 64)
+    assert words.shape == (2, 3) and words.dtype == jnp.uint32

@@ -9,6 +9,8 @@
   equation). Two-point Euler has order 1, Platen's order-2 scheme with three-point increments
   order 2 (within 0.25); with two-point increments it stays order 1 for E X^4 (the fourth
   moment of the increments enters at second order).
+* The same on the SignSGD SDE (nonlinear drift, multiplicative noise; stationary law of the 1-d
+  SDE by quadrature).
 * Talay-Tubaro extrapolation of two-point Euler removes the first-order error.
 
 Every expectation is a time average over a long chain after a burn-in (``integrate.solve``'s
@@ -146,6 +148,42 @@ def test_weak_order_ou(x64, scheme, increments, dts, order, which):
         print(f"OU {scheme}/{increments} E X^{2 * (k + 1)}: errors {errors} +- {se}; "
               f"order {p:.3f} +- {p_se:.3f}")
         assert abs(p - order) < 0.25 and p_se < 0.1, (p, p_se, errors, se)
+
+
+# ------------------------------------------------------------------ the SignSGD SDE (1-d law)
+def _signsgd_stationary_moment():
+    """E X^2 under the stationary density of the SignSGD SDE (Corollary 3.3, docs/paper.md 2.2)
+    on f = x^2 / 2 with sigma = eta = 1, b = -erf(x / sqrt 2), g^2 = 1 - erf^2:
+    p(x) ~ g(x)^-2 exp(int_0^x 2 b / g^2) (the 1-d zero-flux solution), by Simpson's rule."""
+    from scipy.integrate import cumulative_simpson, simpson
+    from scipy.special import erf, erfc
+
+    x = np.linspace(0.0, 5.0, 20001)  # symmetric; p(5) / p(0) < 1e-30
+    c = erfc(x / math.sqrt(2))
+    g2 = c * (2 - c)  # 1 - erf^2 without cancellation
+    log_p = cumulative_simpson(-2 * erf(x / math.sqrt(2)) / g2, x=x, initial=0.0) - np.log(g2)
+    p = np.exp(log_p - log_p.max())
+    return simpson(p * x * x, x=x) / simpson(p, x=x)
+
+
+@pytest.mark.parametrize("scheme,increments,dts,order", [
+    ("euler", "two_point", (0.4, 0.2, 0.1), 1),
+    ("weak2", "three_point", (0.8, 0.4, 0.2), 2),
+])
+def test_weak_order_signsgd_sde(x64, scheme, increments, dts, order):
+    """A nonlinear drift and multiplicative noise (Platen's full step, with its diffusion
+    evaluations at Ybar+-): stationary E X^2 of the SignSGD SDE against quadrature (measured
+    errors about 0.104, 0.050, 0.024 for two-point Euler; -0.082, -0.020, -0.0045 for Platen)."""
+    exact = _signsgd_stationary_moment()
+    sde = sdes.signsgd_sde(Quadratic(jnp.ones(OU_D)).grad, 1.0, 1.0)
+    means, ses = stationary_means(sde, OU_D, _moments, dts, scheme=scheme,
+                                  increments=increments, paths=32, n_saves=48, save_every=128,
+                                  burn_in=256, seed=40)
+    errors, se = means[:, 0] / exact - 1, ses[:, 0] / exact
+    p, p_se = fit_order(dts, errors, se)
+    print(f"SignSGD {scheme}/{increments}: E X^2 = {exact:.10f}, errors {errors} +- {se}; "
+          f"order {p:.3f} +- {p_se:.3f}")
+    assert abs(p - order) < 0.25 and p_se < 0.1, (p, p_se, errors, se)
 
 
 # ------------------------------------------------------------------ linear eq. (2) system

@@ -55,8 +55,6 @@ MALLADI = {
     "adam": "malladi_adam",
     "adamw": "malladi_adam",
 }
-KIND_LABELS = {"optim": "optimizer", "sde": "our SDE", "ode": "drift-only ODE",
-               "malladi": "Malladi et al.'s SDE"}
 
 
 def figure_name(arch: str) -> str:

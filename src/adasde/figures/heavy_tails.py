@@ -393,7 +393,7 @@ def plot(m: dict):
     ax.legend(handles=handles, loc="upper right", fontsize=7)
 
     ax = axes[2]
-    for j, nu in enumerate(nus):
+    for j in range(len(nus)):
         r = m["signsgd"]["signsgd_optim", j]
         pred, tol = r["predicted"], r["tolerance"]
         ax.fill_between([j - 0.3, j + 0.3], (1 - tol) * pred, (1 + tol) * pred, color="0.85",
@@ -428,7 +428,7 @@ def plot(m: dict):
             ax.annotate(f"{v:.3g}", (x, max(v, floor)), ha="center", va="bottom", fontsize=7,
                         color="k" if v > 0 else c)
     first = True
-    for j, nu in enumerate(nus):
+    for j in range(len(nus)):
         r = m["sgd"][j]
         if "bound" in r:
             ax.plot([j - 0.4, j], [r["bound"]] * 2, color="k", lw=1.5,
