@@ -1,7 +1,8 @@
 """``make bench``: run every comparison, each in its own process, write ``results/bench.json``
 (a list of records, see :mod:`bench.common`) and print them as a table.
 
-    python -m bench.run                       # CPU: SDE throughput, RNG bound, grid, recompilation
+    python -m bench.run                       # CPU: SDE throughput, RNG bounds, equal accuracy,
+                                              # grid, recompilation
     python -m bench.run --pipeline            # also the pipeline (a full default run, ~10+ min)
     python -m bench.run --device gpu          # on a GPU (JAX_PLATFORMS=cuda), GPU-sized cases
     python -m bench.run --quick               # tiny sizes: checks the machinery, not the speed
@@ -23,7 +24,7 @@ from pathlib import Path
 from bench.common import check_records, table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("recompile", "grid", "sde", "pipeline")
+PARTS = ("recompile", "grid", "sde", "accuracy", "pipeline")
 
 
 def jobs(profile: str, parts, configfile: str, cores: int) -> list[tuple[str, list[str]]]:
@@ -39,6 +40,10 @@ def jobs(profile: str, parts, configfile: str, cores: int) -> list[tuple[str, li
             for sde in ("signsgd", "adamw"):
                 out.append((f"{sde} SDE ({size})", ["bench.sde", "--sde", sde, "--size", size,
                                                     "--profile", profile]))
+    if "accuracy" in parts:
+        for case in ("ou", "eq2"):
+            out.append((f"equal accuracy ({case})", ["bench.accuracy", "--case", case,
+                                                     "--profile", profile]))
     if "pipeline" in parts:
         out.append(("pipeline", ["bench.pipeline", "--configfile", configfile,
                                  "--cores", str(cores), "--log-dir", "results/logs/bench"]))

@@ -101,3 +101,52 @@ def test_common_has_no_jax_at_import():
     src = (ROOT / "bench" / "common.py").read_text()
     assert "\nimport jax" not in src
     assert common.RECORD_KEYS[0] == "name"
+
+
+def test_bits_bound_draws_our_two_point_words():
+    """The bits-only peer XORs exactly the words of the two-point run: rebuild them from the
+    integrator's unit increments (z = 1 - 2 bit, bit i of the block's word is step i)."""
+    from adasde import integrate
+    from bench import sde as bs
+
+    d, paths, steps, se_ = 3, 4, 64, 32
+    fn, (key,) = bs.bits_peer(d, paths, steps, se_)
+    got = np.asarray(fn(key))  # (paths, 1, d)
+    keys = jax.random.split(key, paths)
+    x0 = jnp.ones(d, jnp.float32)
+    for p in range(paths):
+        z = np.asarray(integrate.unit_increments(keys[p], x0, steps // se_, se_, "two_point"))
+        bits = ((1 - z) / 2).astype(np.uint64).reshape(steps // 32, 32, d)
+        words = (bits << np.arange(32, dtype=np.uint64)[None, :, None]).sum(1)
+        np.testing.assert_array_equal(got[p, 0], np.bitwise_xor.reduce(words, 0))
+
+
+def test_accuracy_exact_laws_and_tiny_case():
+    from scipy.linalg import solve_continuous_lyapunov
+
+    from bench import accuracy
+
+    lam = accuracy.lambdas(5)
+    for case in accuracy.CASES:
+        a, b, y0 = accuracy.matrices(case, lam)
+        p = solve_continuous_lyapunov(a[2], -np.outer(b[2], b[2]))
+        q = np.outer(b[2], b[2])[None]
+        np.testing.assert_allclose(accuracy._lyap_continuous(a[2:3], q)[0], p, rtol=1e-10,
+                                   atol=1e-14)
+        # the scheme's law by iterating its recursion
+        n, h = 40, accuracy.T / 40
+        tot = 0.0
+        for j in range(lam.size):
+            r = np.eye(a.shape[-1]) + a[j] * h
+            m, c = y0[j], np.zeros_like(a[j])
+            for _ in range(n):
+                m, c = r @ m, r @ c @ r.T + h * np.outer(b[j], b[j])
+            tot += 0.5 * lam[j] * (m[0] ** 2 + c[0, 0])
+        np.testing.assert_allclose(accuracy.scheme_loss(case, lam, "euler", n), tot, rtol=1e-10)
+        n2 = accuracy.best_steps(case, lam, "weak2", multiple=8)
+        assert accuracy.relative_error(case, lam, "weak2", n2) < accuracy.TOL
+        assert accuracy.best_steps(case, lam, "euler") > n2
+    recs = accuracy.run_case("ou", "quick")
+    check_records(recs)
+    assert recs[0]["target"] == "ratio >= 5" and recs[1]["meets"] is None
+    assert recs[0]["ours_steps"] < recs[0]["peer_steps"]

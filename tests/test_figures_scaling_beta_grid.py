@@ -153,3 +153,20 @@ def test_plot_and_table():
     assert len(fig.axes) >= 1
     t = F.ratio_table(m)
     assert set(t["kind"]) == {"optim", "sde"}
+
+
+def test_shared_helpers_reference_and_decisive():
+    from adasde.figures import stats
+
+    assert stats.reference_index([2, 1, 4]) == 1
+    with pytest.raises(ValueError):
+        stats.reference_index([2, 4])
+    with pytest.raises(ValueError):
+        stats.reference_index([1, 1.0, 4])
+    se = np.array([0.01, 0.01, 0.01])
+    # all inside: the one closest to an edge; one straddling: it; one wholly outside: it
+    assert stats.decisive([1.0, 1.03, 0.99], se, 0.95, 1.05) == 1
+    assert stats.decisive([1.0, 1.045, 1.03], se, 0.95, 1.05) == 1
+    assert stats.decisive([1.0, 1.045, 0.9], se, 0.95, 1.05) == 2
+    assert stats.decisive([np.nan, np.nan], [0.1, 0.1], 0.0, 1.0) is None
+    assert stats.ratio_stderr(2.0, 0.2, 1.0, 0.0) == pytest.approx(0.2)

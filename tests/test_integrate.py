@@ -180,7 +180,7 @@ def test_platen_step_hand_case(x64):
     mu, s, h, x, z = -0.7, 0.4, 0.1, 1.3, 0.8
     sde = sdes.from_coefficients(lambda x0: (x0,),
                                  lambda t, y: ((mu * y[0],), (s * y[0],)))
-    out = integrate.platen_step(sde, 0.0, (jnp.asarray(x),), (jnp.asarray(z),), h)[0]
+    out = integrate.platen_step(sde, 0.0, (jnp.asarray(x),), jnp.asarray(z), h)[0]
     dw = np.sqrt(h) * z
     ref = x * (1 + mu * h + mu**2 * h**2 / 2 + s * dw * (1 + mu * h) + s**2 * (dw**2 - h) / 2)
     np.testing.assert_allclose(out, ref, rtol=1e-13)

@@ -65,6 +65,8 @@ def test_tiny_job_shapes_and_provenance(tiny_runs):
 
 
 def test_tiny_job_same_seed_same_bytes(tiny_runs):
+    # The second job reuses the first one's compiled program (scaling_lm._RUNNERS); what this
+    # checks is that nothing else (keys, initial networks, data windows, saving) varies.
     a, b = (p.read_bytes() for p in tiny_runs)
     assert a == b
 

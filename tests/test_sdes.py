@@ -137,3 +137,90 @@ def test_make_rejects_bad_names():
         sdes.make("nope", lambda x: x, {"eta": 0.1}, 1.0)
     with pytest.raises(ValueError, match="Gaussian"):
         sdes.make("adamw", lambda x: x, {"eta": 0.1}, 1.0, noise="student_t", nu=2.0)
+
+
+# ------------------------------------------------------- one gradient per step, the families
+def _all_sdes(grad, sigma=0.7):
+    hp = {"eta": 0.05, "beta1": 0.9, "beta2": 0.99, "eps": 1e-3, "theta": 0.4}
+    out = {name: sdes.make(name, grad, hp, sigma) for name in sdes.SDE_NAMES}
+    out["signsgd_student_t"] = sdes.make("signsgd", grad, hp, sigma, noise="student_t", nu=2.5)
+    out["signsgd_phasewise"] = sdes.signsgd_phasewise_sde(grad, 0.05, sigma)
+    out["adamw_linearised"] = sdes.adamw_linearised_sde(grad, 0.05, 0.9, sigma, 0.8, 0.4)
+    return out
+
+
+def _state(sde, x):
+    y = sde.init(x)
+    return tuple(yi if i == 0 else yi + 0.3 + 0.1 * i for i, yi in enumerate(y))
+
+
+def test_coefficients_are_drift_and_diffusion_with_one_gradient(x64):
+    q = Quadratic(jnp.array([0.5, 2.0, 1.0]))
+    x = jnp.array([0.4, -0.2, 1.1])
+    calls = []
+
+    def grad(z):
+        calls.append(1)
+        return q.grad(z)
+
+    for name, sde in _all_sdes(grad).items():
+        y = _state(sde, x)
+        calls.clear()
+        b, g = sde.coefficients(0.3, y)
+        assert len(calls) == 1, (name, len(calls))  # one gradient for drift and diffusion
+        for bi, di in zip(b, sde.drift(0.3, y), strict=True):
+            np.testing.assert_array_equal(bi, di)
+        for gi, ei in zip(g, sde.diffusion(0.3, y), strict=True):
+            assert (gi is None) == (ei is None), name
+            if gi is not None:
+                np.testing.assert_array_equal(gi, ei)
+        if sde.additive:  # the diffusion depends on neither t nor the state
+            g2 = sde.coefficients(1.7, tuple(yi * 2 - 1 for yi in y))[1]
+            for gi, hi in zip(g, g2, strict=True):
+                assert (gi is None) == (hi is None)
+                if gi is not None:
+                    np.testing.assert_array_equal(gi, hi)
+    additive = {n for n, s in _all_sdes(q.grad).items() if s.additive}
+    assert additive == {"sgd", "adam", "adamw", "malladi_adam", "adamw_linearised"}
+
+
+def test_families_differ_only_by_their_flags(x64):
+    """adaptive_sde's flags give the four named SDEs: Malladi's = ours without (grad f)^2 in
+    V's target and (Adam) without eq. (2)'s look-ahead on M."""
+    q = Quadratic(jnp.array([0.5, 2.0]))
+    x, m, v = jnp.array([1.0, -0.5]), jnp.array([0.2, 0.1]), jnp.array([0.6, 0.9])
+    args = (q.grad, 0.01, 0.99, 0.7)
+    kw = {"eps": 1e-3, "theta": 0.3}
+    pairs = [
+        (sdes.rmspropw_sde(q.grad, 0.01, 0.99, 0.7, **kw), sdes.adaptive_sde(*args, **kw)),
+        (sdes.malladi_rmsprop_sde(q.grad, 0.01, 0.99, 0.7, **kw),
+         sdes.adaptive_sde(*args, grad_in_v=False, **kw)),
+        (sdes.adamw_sde(q.grad, 0.01, 0.9, 0.99, 0.7, **kw),
+         sdes.adaptive_sde(*args, beta1=0.9, **kw)),
+        (sdes.malladi_adam_sde(q.grad, 0.01, 0.9, 0.99, 0.7, **kw),
+         sdes.adaptive_sde(*args, beta1=0.9, grad_in_v=False, m_lookahead=False, **kw)),
+    ]
+    for named, flagged in pairs:
+        y = (x, v) if len(named.init(x)) == 2 else (x, m, v)
+        for a, b in zip(named.drift(0.2, y), flagged.drift(0.2, y), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the flags change what they say: Malladi's V target is sigma^2 only, M has no look-ahead
+    ours, mal = pairs[2][0].drift(0.2, (x, m, v)), pairs[3][0].drift(0.2, (x, m, v))
+    np.testing.assert_allclose(ours[2] - mal[2], (1 - 0.99) / 0.01 * q.grad(x) ** 2, rtol=1e-12)
+    np.testing.assert_array_equal(ours[1], mal[1])
+
+
+def test_linearised_eq2_is_eq2_with_v_frozen(x64):
+    """adamw_linearised_sde = adamw_sde's (X, M) drift at V = p^2, eps = 0, gamma_i -> 1
+    (late times), no V look-ahead."""
+    q = Quadratic(jnp.array([0.5, 2.0]))
+    eta, b1, s, p, theta = 0.01, 0.9, 0.7, 0.8, 0.3
+    lin = sdes.adamw_linearised_sde(q.grad, eta, b1, s, p, theta)
+    full = sdes.adamw_sde(q.grad, eta, b1, 0.9, s, 0.0, theta, v_lookahead=False)
+    x, m = jnp.array([1.0, -0.5]), jnp.array([0.2, 0.1])
+    a = lin.coefficients(0.0, (x, m))
+    b = full.coefficients(1e4, (x, m, jnp.full(2, p * p)))
+    for i in range(2):
+        np.testing.assert_allclose(a[0][i], b[0][i], rtol=1e-12)
+    np.testing.assert_allclose(a[1][1], b[1][1], rtol=1e-12)
+    assert a[1][0] is None and lin.additive

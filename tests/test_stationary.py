@@ -13,6 +13,7 @@ from scipy.linalg import solve_discrete_lyapunov
 from adasde import artifacts, theory
 from adasde import config as C
 from adasde.experiments import quadratic, stationary
+from adasde.figures.stationary import variance_estimate
 
 SCHEMA = "config/schema.yaml"
 
@@ -127,7 +128,7 @@ def test_simulate_defaults_unchanged_and_moments_from_checked():
 
 def test_variance_estimate():
     x2 = np.array([[[1.0, 4.0], [3.0, 8.0]]])  # (sigma, runs, d)
-    m, e = stationary.variance_estimate(x2)
+    m, e = variance_estimate(x2)
     np.testing.assert_allclose(m, [[2.0, 6.0]])
     np.testing.assert_allclose(e, [[np.sqrt(2) / np.sqrt(2), np.sqrt(8) / np.sqrt(2)]])
 
@@ -144,7 +145,7 @@ def test_measured_variance_matches_the_discrete_forms(name, kind):
     out, _ = quadratic.run(lam, 0.0, hp, sig, quadratic.job_key(1, "mc", name, kind), name=name,
                            kind=kind, runs=64, n_saves=20, save_every=1000, moments_from=4000,
                            log=lambda m: None)
-    m, e = stationary.variance_estimate(out["x2_mean"])
+    m, e = variance_estimate(out["x2_mean"])
     S, L = sig[:, None] * np.ones(2), np.ones((2, 1)) * lam
     if name == "sgd":
         pred = theory.sgd_discrete_stationary_variance(L, S, eta)

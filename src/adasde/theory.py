@@ -9,6 +9,7 @@ per-sample :math:`\sigma_i`, scalar or per coordinate) and applies :math:`\sigma
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -422,10 +423,15 @@ def signsgd_student_t_stationary_variance(lam, sigma, eta, nu, corrected=True):
     return var
 
 
+@functools.cache
+def _hermegauss(n: int):
+    return np.polynomial.hermite_e.hermegauss(n)
+
+
 def _gauss_hermite_expect(fun, var, n=80):
     r""":math:`E[\mathrm{fun}(x)]` for :math:`x \sim N(0, \mathrm{var})` (elementwise in var),
-    Gauss-Hermite quadrature with ``n`` nodes."""
-    z, w = np.polynomial.hermite_e.hermegauss(n)
+    Gauss-Hermite quadrature with ``n`` nodes (computed once per ``n``)."""
+    z, w = _hermegauss(n)
     var = np.asarray(var, float)
     x = np.sqrt(var)[..., None] * z
     return np.sum(w * fun(x), axis=-1) / math.sqrt(2.0 * math.pi)

@@ -18,11 +18,7 @@ rule scaling_lm_train:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=lambda w: {
-            "seed": config["seed"],
-            "dtype": config["dtype"],
-            "section": config["scaling_lm"]["simulate"],
-        },
+        job=job_params("scaling_lm"),
         corpus=SCALING_LM_CORPUS,
         code=code_hash("adasde.experiments.scaling_lm"),
     script:

@@ -32,6 +32,7 @@ its sizes and the Python version.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from functools import partial
@@ -323,6 +324,9 @@ def train(static, train_ids, train_eval, test_eval, seq_len: int, hp: dict, para
     return jax.vmap(lambda hp_g: per_run(hp_g, params0, keys))(hp)
 
 
+_RUNNERS: dict = {}  # the jitted train of the last model / data seen in this process
+
+
 def init_params(section: dict, vocab_size: int, seed: int, dtype):
     """Initial parameters of every run (leading axis R) and the model's static part."""
     keys = jax.random.split(quadratic.job_key(seed, FIGURE, "init"), section["runs"])
@@ -338,9 +342,18 @@ def simulate_job(config: dict, out_path, log=print) -> None:
     errors = check({"simulate": section})
     if errors:
         raise ValueError("invalid scaling_lm section: " + "; ".join(errors))
-    dtype = jobs.dtype_of(config)
-    seed = config["seed"]
-    t_corpus = time.perf_counter()
+    x64 = config.get("dtype") == "float64"
+    with jax.enable_x64(x64):
+        arrays, extra, wall = _train_all(section, config["seed"], jobs.dtype_of(config), log)
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=f"{FIGURE}/adamw", wall_time_s=wall, extra=extra)
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")
+
+
+def _train_all(section: dict, seed: int, dtype, log) -> tuple[dict, dict, float]:
+    """The arrays of the artifact, the meta's extra fields and the training wall time."""
+    job_start, cpu_start = time.perf_counter(), time.process_time()
     text = corpus.build(section["corpus"]["test_every"])
     T = section["model"]["seq_len"]
     E = section["eval_sequences"]
@@ -354,13 +367,19 @@ def simulate_job(config: dict, out_path, log=print) -> None:
     P = n_params(section, text.vocab_size)
     log(f"[adasde] scaling_lm: corpus sha256 {text.sha256[:16]}... ({text.n_bytes} bytes, "
         f"{len(text.train)} train / {len(text.test)} held-out tokens, vocab {text.vocab_size}, "
-        f"Python {text.python}) in {time.perf_counter() - t_corpus:.1f} s; model "
+        f"Python {text.python}) in {time.perf_counter() - job_start:.1f} s; model "
         f"{P} parameters; {len(rules)} rules x {len(bases)} bases x deltas {deltas}, {R} runs, "
         f"{section['samples']} sequences of {T} tokens each, "
         f"device={jax.devices()[0].platform}")
-    run = make_train(static, text.train, train_eval, test_eval, T)
+    key = (json.dumps(section["model"], sort_keys=True), section["corpus"]["test_every"], E,
+           text.sha256)
+    if key not in _RUNNERS:  # one compiled program per delta, reused by a later job (tests)
+        _RUNNERS.clear()
+        _RUNNERS[key] = make_train(static, text.train, train_eval, test_eval, T)
+    run = _RUNNERS[key]
     shape = (len(rules), len(bases), len(deltas), R, n_saves + 1)
     train_loss, test_loss = np.full(shape, np.nan), np.full(shape, np.nan)
+    timings = {}
     t0 = time.perf_counter()
     for k, d in enumerate(deltas):
         rows, where = distinct_points(hp, defined, k)
@@ -378,13 +397,14 @@ def simulate_job(config: dict, out_path, log=print) -> None:
         tr, te = run(hp_k, params0, keys, batch=batch, n_saves=n_saves, save_every=save_every,
                      progress=f"scaling_lm delta={d:g}")
         tr, te = np.asarray(tr), np.asarray(te)
+        timings[f"delta{d:g}_s"] = time.perf_counter() - t1
         for r in range(len(rules)):
             for b in range(len(bases)):
                 if where[r, b] >= 0:
                     train_loss[r, b, k], test_loss[r, b, k] = tr[where[r, b]], te[where[r, b]]
         bad = int((~np.isfinite(tr[:, :, -1])).sum())
-        log(f"[adasde] delta={d:g}: done in {time.perf_counter() - t1:.1f} s; "
-            f"{bad} of {tr.shape[0] * R} runs non-finite; final held-out loss "
+        log(f"[adasde] delta={d:g}: done in {timings[f'delta{d:g}_s']:.1f} s (compilation "
+            f"included); {bad} of {tr.shape[0] * R} runs non-finite; final held-out loss "
             f"{np.nanmean(te[:, :, -1]):.3f} (mean over points and runs)")
     wall = time.perf_counter() - t0
     arrays = {
@@ -397,11 +417,8 @@ def simulate_job(config: dict, out_path, log=print) -> None:
         "samples": np.arange(n_saves + 1) * section["save_samples"],
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, seed, dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/adamw", wall_time_s=wall,
-                                extra={"optimizer": "adamw",
-                                       "problem": "causal-transformer-stdlib-docstrings",
-                                       "n_params": P, "tokens_per_sequence": T,
-                                       **text.provenance()})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    extra = {"optimizer": "adamw", "problem": "causal-transformer-stdlib-docstrings",
+             "n_params": P, "tokens_per_sequence": T, **text.provenance(),
+             "timings": {**timings, "job_wall_s": time.perf_counter() - job_start,
+                         "job_cpu_s": time.process_time() - cpu_start}}
+    return arrays, extra, wall

@@ -14,9 +14,9 @@ its SDE (Euler-Maruyama, :math:`\Delta t = \eta`) from ``x0`` for every noise le
   that the burn-in is long enough);
 * ``sigmas``, ``lam``, ``iterations`` (saved step indices), ``burn_in``.
 
-The per-coordinate stationary variance is :func:`variance_estimate`: the mean over runs of the
-time-averaged :math:`x^2` (the stationary mean is 0) with its Monte-Carlo standard error over
-independent runs.
+The per-coordinate stationary variance is :func:`adasde.figures.stationary.variance_estimate`
+(the analysis layer): the mean over runs of the time-averaged :math:`x^2` (the stationary mean is
+0) with its Monte-Carlo standard error over independent runs.
 """
 
 from __future__ import annotations
@@ -28,15 +28,6 @@ from adasde.experiments import quadratic
 FIGURE = "stationary"
 
 
-
-
-def variance_estimate(x2_mean) -> tuple[np.ndarray, np.ndarray]:
-    """Stationary variance per coordinate from per-run time averages of :math:`x^2`
-    (shape (..., runs, d)): the mean over runs and its standard error (runs are independent).
-    The minimiser is 0, so the second moment about 0 is the variance."""
-    x2 = np.asarray(x2_mean, float)
-    n = x2.shape[-2]
-    return x2.mean(axis=-2), x2.std(axis=-2, ddof=1) / np.sqrt(n)
 
 
 def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:

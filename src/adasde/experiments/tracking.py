@@ -85,12 +85,22 @@ def scale_diffusion(sde: sdes.SDE, scale) -> sdes.SDE:
     r"""``sde`` with its diffusion multiplied by ``scale`` (a scalar, possibly traced). At
     ``scale = 0`` this is the drift-only ODE :math:`dY_t = b(t, Y_t)\,dt`: the Euler-Maruyama
     step adds exactly ``0 * dW`` to the explicit Euler step, so the ODE can share one compiled
-    program with the SDE's paths (:func:`simulate_job`)."""
-    def diffusion(t, y):
-        return tuple(None if g is None else jax.tree_util.tree_map(lambda gi: scale * gi, g)
-                     for g in sde.diffusion(t, y))
+    program with the SDE's paths (:func:`simulate_job`). The SDE's combined
+    ``drift_diffusion`` (one gradient evaluation per step) is kept."""
+    def scaled(g):
+        return tuple(None if gi is None else jax.tree_util.tree_map(lambda a: scale * a, gi)
+                     for gi in g)
 
-    return sdes.SDE(sde.init, sde.drift, diffusion, sde.position)
+    def diffusion(t, y):
+        return scaled(sde.diffusion(t, y))
+
+    drift_diffusion = None
+    if sde.drift_diffusion is not None:
+        def drift_diffusion(t, y):
+            b, g = sde.drift_diffusion(t, y)
+            return b, scaled(g)
+
+    return sde._replace(diffusion=diffusion, drift_diffusion=drift_diffusion)
 
 
 def arch_settings(section: dict, arch: str) -> dict:
@@ -116,28 +126,6 @@ def build_problem(spec: dict, seed: int) -> nets.NetProblem:
     if "widths" in net_kw:
         net_kw["widths"] = tuple(net_kw["widths"])
     return nets.flatten_problem(nets.build_problem(spec["arch"], ds, key, **net_kw))
-
-
-def _reuse_last(fn):
-    """``fn`` that returns its previous result when called again on the *same* object.
-
-    :func:`adasde.integrate.em_step` calls an SDE's drift and then its diffusion on the same
-    state; for SignSGD and RMSprop(W) both evaluate the gradient, and inside the integration scan
-    XLA does not merge the two (measured: 10 instead of 7 dot/convolution ops per step, about
-    twice the run time). Under tracing both calls get the same tracer, so returning the cached
-    result computes the gradient once per step. The cache holds a reference to its argument, so
-    an identity match cannot come from a recycled object id.
-    """
-    last = []
-
-    def wrapped(x):
-        if last and last[0] is x:
-            return last[1]
-        out = fn(x)
-        last[:] = [x, out]
-        return out
-
-    return wrapped
 
 
 def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigma: float,
@@ -172,7 +160,7 @@ def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigm
                                          save_every=save_every, observe=observe,
                                          progress=progress)
         else:
-            sde = sdes.make(sde_name(optimizer, kind), _reuse_last(grad), hp, sigma)
+            sde = sdes.make(sde_name(optimizer, kind), grad, hp, sigma)
             if scale is not None:
                 sde = scale_diffusion(sde, scale)
             obs, _ = integrate.euler_maruyama(sde, x0, key, dt=hp["eta"], n_saves=n_saves,

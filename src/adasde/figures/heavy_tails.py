@@ -427,16 +427,15 @@ def plot(m: dict):
         for x, v in zip(xpos + off, vals, strict=True):
             ax.annotate(f"{v:.3g}", (x, max(v, floor)), ha="center", va="bottom", fontsize=7,
                         color="k" if v > 0 else c)
-    first = True
+    labels = {"bound": "SGD lower bound (Student-t)", "tail": "single-big-jump tail"}
     for j in range(len(nus)):
         r = m["sgd"][j]
         if "bound" in r:
             ax.plot([j - 0.4, j], [r["bound"]] * 2, color="k", lw=1.5,
-                    label="SGD lower bound (Student-t)" if first else None)
-            if r["tail"] <= 1:
+                    label=labels.pop("bound", None))
+            if r["tail"] <= 1:  # asymptotic; above 1 (nu = 1 at moderate levels) meaningless
                 ax.plot([j - 0.2], [r["tail"]], marker="_", color="C3", ms=12, ls="none",
-                        label="single-big-jump tail" if first else None)
-            first = False
+                        label=labels.pop("tail", None))
     ax.set_yscale("log")
     ax.set_ylim(floor / 2, 2)
     ax.set_xlim(-0.6, len(nus) - 0.4)

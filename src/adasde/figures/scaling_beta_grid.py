@@ -87,6 +87,8 @@ def _loss(form: str, lam, sigma, h: dict) -> float:
 
 
 FORMS = ("finite_momentum", "c57", "eq2", "eq2_em")
+RULE_NAME = {"this_paper": "this paper's rule", "malladi": "Malladi's rule",
+             "alternative": "the alternative reading"}
 
 
 def measure(data: dict, analyse: dict) -> dict:
@@ -169,7 +171,7 @@ def _competitor(m, i, j) -> tuple[str, float | None]:
             ks = _claimed_ks(m, i, j, r)
             if ks:
                 v = m["optim"]["ratio"][i, j, ks, r]
-                cands.append((f"{plotting.RULE_SHORT[rule]}'s rule (measured)",
+                cands.append((f"{RULE_NAME[rule]} (measured)",
                               float(v[np.argmax(np.abs(v - 1))])))
     ks = [k for k in range(len(m["deltas"])) if m["claimed"][k]]
     if ks:
@@ -253,7 +255,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             f"{_fmt_b(m, bi, bj)}: {_max_dev_txt(m, 'optim', bi, bj, r)}"
             for bi, bj in np.ndindex(nb1, nb2))
         add(id=f"{rule}_optim_deviates",
-            statement=f"AdamW optimizer: under {plotting.RULE_SHORT[rule]}'s rule the asymptotic "
+            statement=f"AdamW optimizer: under {RULE_NAME[rule]} the asymptotic "
                       f"loss deviates by at least {100 * tol:g}% from its delta = 1 value "
                       f"somewhere on the grid (delta <= {dmax:g}); largest at base "
                       f"{_fmt_b(m, i, j)}, delta = {deltas[k]:g}",
@@ -296,7 +298,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                      "its own discrete-time form is the like-for-like prediction")
         add(id=cid,
             statement=f"AdamW {'optimizer' if kind == 'optim' else 'eq. (2) SDE (Euler-Maruyama, dt = eta)'} "
-                      f"under {plotting.RULE_SHORT[rule]}'s rule: {label} predicts the ratio to "
+                      f"under {RULE_NAME[rule]}: {label} predicts the ratio to "
                       f"delta = 1 within {100 * cf_tol:g}% at every base and delta <= {dmax:g}",
             measured=meas, predicted=0.0, tolerance=cf_tol, comparison="absolute", stderr=se,
             alternative=alt_label, alternative_value=alt_v, role=role, pair=pair, note=note)

@@ -155,7 +155,8 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                 if ko:
                     v = rr[ro, ko]
                     alt_v = float(v[np.argmax(np.abs(v - 1))])
-                    alt_name = f"rule '{other}' (measured)"
+                    alt_name = {"malladi": "Malladi's rule",
+                                "sgd_linear": "the linear rule eta -> delta*eta"}[other] + " (measured)"
             note = f"{rule}: {_txt(p, name, r)}"
             if ro is not None:
                 note += f"; {other}: {_txt(p, name, ro)}"

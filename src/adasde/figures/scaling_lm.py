@@ -190,6 +190,10 @@ def _pct(x):
     return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.2f}%"
 
 
+def _se(x):
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.2f}%"
+
+
 def worst(measurements: dict, rule: str, delta: float, kind: str, phase: str,
           bases: list | None = None):
     """``(base, Gap)`` with the largest |gap| of ``rule`` over ``bases`` (default: the rule's
@@ -253,7 +257,8 @@ def _claim(m, analyse, rule, d, kind, phase, R):
                and not x.in_domain]
     if outside:
         notes.append("outside the rule's domain, not counted: " + "; ".join(
-            f"{b}: gap {_pct(x.mean)} ± {_pct(x.stderr)} ({x.issues[0]})" for b, x in outside))
+            f"{b}: gap {_pct(x.mean)} ± {_se(x.stderr)} ({', '.join(x.issues)})"
+            for b, x in outside))
     undefined = [b for bi, b in enumerate(m["bases"])
                  if not m["defined"][m["rules"].index(rule), bi,
                                      m["deltas"].index(d)]]
@@ -276,7 +281,7 @@ def _claim(m, analyse, rule, d, kind, phase, R):
                    f"in-domain base (beta1, beta2))"),
         measured=g.mean, predicted=0.0, tolerance=tol, comparison="absolute",
         stderr=g.stderr, alternative=alt_name, alternative_value=alt_value, runs=R,
-        note=". ".join(notes))
+        note=". ".join(n.rstrip(".") for n in notes) + ".")
 
 
 def unclaimed(measurements: dict) -> list[str]:

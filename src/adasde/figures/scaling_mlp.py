@@ -116,7 +116,8 @@ def _competitor(m, k, values):
             v = values[r]
             if m["defined"][r, k] and np.isfinite(v) and (
                     best[1] is None or abs(v - 1) < abs(best[1] - 1)):
-                best = (f"{plotting.RULE_SHORT[rule]}'s rule (measured)", float(v))
+                best = ({"malladi": "Malladi's rule", "alternative": "the alternative reading"}[
+                    rule] + " (measured)", float(v))
     return best
 
 
