@@ -96,7 +96,7 @@ def test_corrected_data_hold_and_the_paper_forms_fail_at_every_point():
     ids = [k for k in c if k.startswith("adamw_optim_var_sigma")]
     assert len(ids) == 10 and {c[k].verdict for k in ids} == {"fails"}
     assert {c[k.replace("_var_", "_var_momentum_")].verdict for k in ids} == {"holds"}
-    # the SignSGD O(eta a) coefficient: paper.md's about -1/2, the discrete about +pi/8
+    # the SignSGD O(eta a) coefficient: docs/paper.md's about -1/2, the discrete about +pi/8
     assert c["signsgd_optim_var_order_eta_paper"].predicted == pytest.approx(-0.48, abs=0.03)
     assert c["signsgd_optim_var_order_eta_discrete"].predicted == pytest.approx(0.40, abs=0.03)
     # joint: the discrete forms hold, the paper forms fail, for every optimizer and kind

@@ -76,7 +76,7 @@ def test_density_at_zero_and_tail_constant():
 def test_student_t_stationary_variance_forms():
     lam = np.array([0.5, 1.0, 2.0])
     eta, s = 0.01, 1.5
-    # paper.md 3.4 leading order: pi eta s/(4 lam) at nu = 1, eta s/(sqrt 2 lam) at nu = 2
+    # docs/paper.md 3.4 leading order: pi eta s/(4 lam) at nu = 1, eta s/(sqrt 2 lam) at nu = 2
     v1 = theory.signsgd_student_t_stationary_variance(lam, s, eta, 1.0, corrected=False)
     np.testing.assert_allclose(v1, math.pi * eta * s / (4 * lam))
     v2 = theory.signsgd_student_t_stationary_variance(lam, s, eta, 2.0, corrected=False)

@@ -100,7 +100,7 @@ def _native_grad(x):
 
 def _native_rmsprop_step(x, u, z, *, eta, beta2, sig_m, diag_sm, eps, theta):
     """One Euler-Maruyama step of Malladi et al.'s RMSprop SDE in its own time
-    (paper.md 2.5): dtau = eta^2, dW = eta z, sigma0 = sig_m*eta, eps0 = eps*eta,
+    (docs/paper.md 2.5): dtau = eta^2, dW = eta z, sigma0 = sig_m*eta, eps0 = eps*eta,
     c2 = (1-beta2)/eta^2; decay -theta*X dt = -(theta/eta) X dtau; look-ahead in u."""
     dtau, s0, e0, c2 = eta**2, sig_m * eta, eps * eta, (1 - beta2) / eta**2
     u_ahead = u + c2 * dtau * (diag_sm - u)

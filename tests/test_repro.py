@@ -15,14 +15,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_workflow import SNAKEMAKE, copy_project, snakemake, smoke_run  # noqa: F401
+from tests.conftest import ROOT, SNAKEMAKE, copy_project, snakemake
 
 SIM_RULES = {"noise_resilience_simulate", "scaling_grid_simulate", "scaling_curves_simulate",
              "bounds_simulate", "stationary_simulate", "signsgd_phases_simulate",

@@ -37,7 +37,7 @@ def test_signsgd_discrete_variance_solves_the_gaussian_closure_equation():
     c = lam / (math.sqrt(2) * s)
     # stationarity of E x^2: 2 E[x erf(c x)] = eta, with E[x erf(cx)] = 2cv/sqrt(pi(1+2c^2 v))
     np.testing.assert_allclose(4 * c * v / np.sqrt(np.pi * (1 + 2 * c * c * v)), eta, rtol=1e-12)
-    # leading order is the paper.md 3.3 form without its O(eta) factor; the O(eta) factor is
+    # leading order is the docs/paper.md 3.3 form without its O(eta) factor; the O(eta) factor is
     # 1 + pi*eta*a/8, of opposite sign to the Phase-3 SDE's 1/(1 + eta*a/2)
     a = math.sqrt(2 / math.pi) * lam / s
     lead = theory.signsgd_stationary_variance(lam, s, eta, corrected=False)

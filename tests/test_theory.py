@@ -1,4 +1,4 @@
-"""Closed forms: the paper.md 3.3 limits in their special cases, and the eq. (2) SDE's own
+"""Closed forms: the docs/paper.md 3.3 limits in their special cases, and the eq. (2) SDE's own
 stationary variance against the Lyapunov equation of its linearisation."""
 
 import numpy as np

@@ -2,7 +2,7 @@
 
 Modules (one concept each): :mod:`noise`, :mod:`problems`, :mod:`optim`, :mod:`sdes`,
 :mod:`integrate`, :mod:`theory`, :mod:`artifacts`, :mod:`claims`, :mod:`plotting`.
-Equation numbers and provenance tags ([V], [S], [R], [D]) refer to ``shared/paper.md``
+Equation numbers and provenance tags ([V], [S], [R], [D]) refer to ``docs/paper.md``
 and ``docs/theory.md``.
 """
 

@@ -1,9 +1,9 @@
 r"""Gradient-noise models: the stochastic gradient is :math:`\nabla f_\gamma(x) = \nabla f(x) + Z`.
 
-* Gaussian (paper.md section 1 [V reviews + R]): :math:`Z \sim N(0, \Sigma/B)` with
+* Gaussian (docs/paper.md section 1 [V reviews + R]): :math:`Z \sim N(0, \Sigma/B)` with
   :math:`\Sigma = \mathrm{diag}(\sigma_i^2)` and batch size :math:`B`, i.e. per-coordinate
   standard deviation :math:`\sigma_i/\sqrt{B}`.
-* Student-t (paper.md section 2.2 [R]): :math:`Z_i = \sigma_i T_i`, :math:`T_i` i.i.d.
+* Student-t (docs/paper.md section 2.2 [R]): :math:`Z_i = \sigma_i T_i`, :math:`T_i` i.i.d.
   Student-t with :math:`\nu` degrees of freedom (coordinate-wise, scale :math:`\Sigma^{1/2}`).
   Averaging B Student-t samples is not Student-t, so no batch size enters here.
 

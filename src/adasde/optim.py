@@ -1,4 +1,4 @@
-r"""The discrete optimizers in the paper's parameterisation (paper.md section 1 [R]).
+r"""The discrete optimizers in the paper's parameterisation (docs/paper.md section 1 [R]).
 
 Each is an optax-style :class:`optax.GradientTransformation` whose ``update(g, state, params)``
 returns the *full* increment :math:`x_{k+1} - x_k` (learning rate and decoupled weight decay

@@ -1,6 +1,6 @@
 r"""Loss landscapes with known curvature.
 
-The diagonal quadratic :math:`f(x) = \tfrac12 \sum_i \lambda_i x_i^2` (paper.md section 1,
+The diagonal quadratic :math:`f(x) = \tfrac12 \sum_i \lambda_i x_i^2` (docs/paper.md section 1,
 [S, source 3]: "f(x) = x' H x / 2 with H = diag(lambda_1..lambda_d)"), minimiser
 :math:`x^* = 0`, :math:`f^* = 0`, Hessian :math:`H = \mathrm{diag}(\lambda)`.
 """

@@ -1,5 +1,5 @@
 r"""Batch-size scaling rules: how to change the other hyper-parameters when the batch size
-goes from :math:`B` to :math:`\delta B` (paper.md section 4).
+goes from :math:`B` to :math:`\delta B` (docs/paper.md section 4).
 
 A rule is a pure function ``rule(hp, delta) -> hp'`` on a dict of hyper-parameters with keys
 ``eta, beta1, beta2, eps, theta, B`` (missing keys are left missing; extra keys pass through
@@ -8,7 +8,7 @@ unchanged). Values may be Python floats or numpy arrays (elementwise, broadcasti
 :math:`(0, 1)` is reported by :func:`undefined` / :func:`scale`, because "the rule is undefined
 there" is a result to plot, not an error.
 
-Rules (:data:`RULES`), all with B -> delta*B (paper.md section 4):
+Rules (:data:`RULES`), all with B -> delta*B (docs/paper.md section 4):
 
 ==============  ===========  ======================  ===============  ===============
 rule            eta          1 - beta_i              eps              theta
@@ -64,14 +64,14 @@ def _map(hp: dict, *, eta=None, one_minus_beta=None, eps=None, theta=None, B=Non
 
 
 def this_paper(hp: dict, delta) -> dict:
-    r"""Compagnoni et al., Lemma 3.13, AdamW and RMSpropW (paper.md 4 [S sources 4-6, R form,
+    r"""Compagnoni et al., Lemma 3.13, AdamW and RMSpropW (docs/paper.md 4 [S sources 4-6, R form,
     D num-checked]): :math:`B\to\delta B`, :math:`\eta\to\sqrt\delta\,\eta`,
     :math:`1-\beta_i\to\delta(1-\beta_i)`, :math:`\epsilon\to\epsilon/\sqrt\delta`,
     :math:`\theta\to\sqrt\delta\,\theta`.
 
     Preserves: the AdamW/RMSpropW asymptotic loss
     :math:`\tfrac\eta4\sum_i\lambda_i s_i/(\lambda_i+\theta s_i)`, :math:`s_i=\sigma_i/\sqrt B`
-    (paper.md 3.3), and every time scale counted in samples: in SDE time :math:`t = k\eta` the
+    (docs/paper.md 3.3), and every time scale counted in samples: in SDE time :math:`t = k\eta` the
     relaxation rate :math:`\lambda/s + \theta` and :math:`\rho_i = (1-\beta_i)/\eta` all grow by
     :math:`\sqrt\delta` while one sample is :math:`\sqrt\delta` times less SDE time. (In the
     paper's terms :math:`\beta_i = 1-\eta\rho_i` with :math:`\rho_i\to\sqrt\delta\rho_i`.)
@@ -82,7 +82,7 @@ def this_paper(hp: dict, delta) -> dict:
 
 
 def malladi(hp: dict, delta) -> dict:
-    r"""Malladi et al. (NeurIPS 2022) square-root rule (paper.md 4 [V, source 8]):
+    r"""Malladi et al. (NeurIPS 2022) square-root rule (docs/paper.md 4 [V, source 8]):
     :math:`B\to\delta B`, :math:`\eta\to\sqrt\delta\,\eta`, :math:`1-\beta_i\to\delta(1-\beta_i)`,
     :math:`\epsilon\to\epsilon/\sqrt\delta`; the decoupled weight decay :math:`\theta` is left
     unchanged (the rule does not mention it).
@@ -98,7 +98,7 @@ def malladi(hp: dict, delta) -> dict:
 
 
 def alternative(hp: dict, delta) -> dict:
-    r"""The alternative reading of Lemma 3.13 (paper.md 4 [S, source 7-style code; refuted by
+    r"""The alternative reading of Lemma 3.13 (docs/paper.md 4 [S, source 7-style code; refuted by
     our simulation]): :math:`B\to\delta B`, :math:`\eta\to\sqrt\delta\,\eta`,
     :math:`1-\beta_i\to\sqrt\delta(1-\beta_i)` (i.e. :math:`\rho_i` fixed in SDE time),
     :math:`\epsilon\to\epsilon/\sqrt\delta`, :math:`\theta\to\sqrt\delta\,\theta`.
@@ -114,7 +114,7 @@ def alternative(hp: dict, delta) -> dict:
 
 
 def signsgd(hp: dict, delta) -> dict:
-    r"""SignSGD square-root rule (paper.md 4 [D]): :math:`B\to\delta B`,
+    r"""SignSGD square-root rule (docs/paper.md 4 [D]): :math:`B\to\delta B`,
     :math:`\eta\to\sqrt\delta\,\eta`.
 
     Preserves: the Phase-3 asymptotic loss :math:`\sqrt{\pi/2}\,\eta\,\mathrm{Tr}\,\Sigma^{1/2}
@@ -125,7 +125,7 @@ def signsgd(hp: dict, delta) -> dict:
 
 
 def sgd_linear(hp: dict, delta) -> dict:
-    r"""SGD's linear rule (paper.md 2.1/3.1 [R, standard; Malladi's blog V]):
+    r"""SGD's linear rule (docs/paper.md 2.1/3.1 [R, standard; Malladi's blog V]):
     :math:`B\to\delta B`, :math:`\eta\to\delta\,\eta`.
 
     Preserves: the SGD SDE :math:`dX = -\nabla f\,dt + \sqrt{\eta/B}\,\Sigma^{1/2}dW` and its

@@ -1,5 +1,5 @@
 r"""Closed forms on the quadratic :math:`f = \tfrac12 x^\top H x`, :math:`H = \mathrm{diag}(\lambda)`,
-:math:`\Sigma = \mathrm{diag}(\sigma_i^2)`, batch :math:`B` (paper.md section 3).
+:math:`\Sigma = \mathrm{diag}(\sigma_i^2)`, batch :math:`B` (docs/paper.md section 3).
 
 Every function takes numpy/jax arrays ``lam`` (the :math:`\lambda_i`) and ``sigma`` (the
 per-sample :math:`\sigma_i`, scalar or per coordinate) and applies :math:`\sigma_i \to
@@ -29,7 +29,7 @@ def sgd_stationary_variance(lam, sigma, eta, batch_size=1.0):
 
 
 def signsgd_stationary_variance(lam, sigma, eta, batch_size=1.0, corrected=True):
-    r"""SignSGD Phase 3 [D, num-checked] (paper.md 3.3):
+    r"""SignSGD Phase 3 [D, num-checked] (docs/paper.md 3.3):
     :math:`\tfrac{\eta}{2}\sqrt{\pi/2}\,\Sigma^{1/2}H^{-1}(I + \tfrac{\eta}{2}\sqrt{2/\pi}H\Sigma^{-1/2})^{-1}`.
 
     Derived from :math:`dE[X_i^2] = -2a_iE[X_i^2] + \eta(1 - \tfrac2\pi\lambda_i^2E[X_i^2]/s_i^2)`,
@@ -104,7 +104,7 @@ def adamw_asymptotic_loss(lam, sigma, eta, theta, batch_size=1.0):
 
 
 def adamw_loss_cap(lam, eta, theta):
-    r"""AdamW's noise-independent bound :math:`\eta\,\mathrm{Tr}(H)/(4\theta)` (paper.md 3.3 [D])."""
+    r"""AdamW's noise-independent bound :math:`\eta\,\mathrm{Tr}(H)/(4\theta)` (docs/paper.md 3.3 [D])."""
     return float(eta * np.sum(np.asarray(lam, float)) / (4.0 * theta))
 
 
@@ -115,7 +115,7 @@ def adamw_eq2_asymptotic_loss(lam, sigma, eta, beta1, batch_size=1.0, theta=0.0)
 
 
 def asymptotic_loss(optimizer: str, lam, sigma, hp: dict, batch_size=1.0):
-    """The paper.md 3.3 limit of ``optimizer`` (sgd, signsgd, rmsprop(w), adam(w)) for ``hp``."""
+    """The docs/paper.md 3.3 limit of ``optimizer`` (sgd, signsgd, rmsprop(w), adam(w)) for ``hp``."""
     eta = hp["eta"]
     if optimizer == "sgd":
         return sgd_asymptotic_loss(lam, sigma, eta, batch_size)
@@ -150,7 +150,7 @@ def signsgd_bound(t, f0, mu, L, d, sigma, eta, batch_size=1.0):
 # ---------------------------------------------------------------------- finite momentum (scaling)
 def adamw_momentum_stationary_variance(lam, sigma, eta, beta1, batch_size=1.0, theta=0.0):
     r"""AdamW's stationary variance with a *finite* momentum rate :math:`\rho_1 = (1-\beta_1)/\eta`
-    [D, num-checked; docs/theory.md "AdamW with finite momentum"]: the paper.md 2.4 SDE without
+    [D, num-checked; docs/theory.md "AdamW with finite momentum"]: the docs/paper.md 2.4 SDE without
     eq. (2)'s look-ahead, linearised at :math:`X = 0` with :math:`V = s^2`, :math:`\epsilon = 0`,
     :math:`a = \lambda/s`, solves the Lyapunov equation exactly:
 
@@ -289,7 +289,7 @@ PHASE_THRESHOLDS = (1.0, 1.5)
 
 def signsgd_phase2_constants() -> tuple[float, float]:
     r"""Phase-2 interpolation constants of Lemma 3.4 [D; the paper's exact values are unknown,
-    paper.md 2.2]: :math:`\mathrm{erf}(Y) \approx mY + q\,\mathrm{sign}(Y)` on
+    docs/paper.md 2.2]: :math:`\mathrm{erf}(Y) \approx mY + q\,\mathrm{sign}(Y)` on
     :math:`1 < |Y| < 3/2`, the chord of erf through :math:`Y = 1` and :math:`Y = 3/2`:
     :math:`m = 2(\mathrm{erf}(3/2) - \mathrm{erf}(1)) \approx 0.2468`,
     :math:`q = \mathrm{erf}(1) - m \approx 0.5959`."""
@@ -298,7 +298,7 @@ def signsgd_phase2_constants() -> tuple[float, float]:
 
 
 def signsgd_phase(y):
-    r"""The phase of Lemma 3.4 [V thresholds, paper.md 2.2] of each coordinate of the SNR
+    r"""The phase of Lemma 3.4 [V thresholds, docs/paper.md 2.2] of each coordinate of the SNR
     :math:`Y = \sqrt{B}\Sigma^{-1/2}\nabla f/\sqrt2`: 1 where :math:`|Y| \ge 3/2`, 2 where
     :math:`1 \le |Y| < 3/2`, 3 where :math:`|Y| < 1` (integer array)."""
     a = np.abs(np.asarray(y, float))
@@ -306,7 +306,7 @@ def signsgd_phase(y):
 
 
 def signsgd_phase_approximation(y, phase: int | None = None):
-    r"""Lemma 3.4's approximations of the SignSGD drift :math:`\mathrm{erf}(Y)` (paper.md 2.2
+    r"""Lemma 3.4's approximations of the SignSGD drift :math:`\mathrm{erf}(Y)` (docs/paper.md 2.2
     [V thresholds, R form, D phase-2 constants]):
 
     * phase 1, :math:`|Y| \ge 3/2`: :math:`\mathrm{sign}(Y)` (SignGD);
@@ -351,7 +351,7 @@ def signsgd_phase_max_error(phase: int) -> float:
 
 
 def signsgd_snr(x, lam, sigma, batch_size=1.0):
-    r"""SNR of the SignSGD SDE on the quadratic (paper.md 2.2 [V name, R definition]):
+    r"""SNR of the SignSGD SDE on the quadratic (docs/paper.md 2.2 [V name, R definition]):
     :math:`Y = \sqrt{B}\,\Sigma^{-1/2}\nabla f(x)/\sqrt2 = \lambda x/(\sqrt2\,s)`,
     :math:`s = \sigma/\sqrt B` (``x`` may carry leading axes; the last is the coordinate)."""
     lam = np.asarray(lam, float)
@@ -360,7 +360,7 @@ def signsgd_snr(x, lam, sigma, batch_size=1.0):
 
 def signgd_ode_position(t, x0):
     r"""Phase-1 dynamics of Lemma 3.4, the SignGD ODE :math:`\dot x = -\mathrm{sign}(\nabla f(x))`
-    on the quadratic (paper.md 2.2 [V "behaves like SignGD", D solution]): every coordinate moves
+    on the quadratic (docs/paper.md 2.2 [V "behaves like SignGD", D solution]): every coordinate moves
     towards 0 at unit speed and stays there, :math:`x_i(t) = \mathrm{sign}(x_{0,i})
     \max(|x_{0,i}| - t, 0)`. Returns shape ``(len(t), d)``."""
     t = np.asarray(t, float)[:, None]
@@ -378,7 +378,7 @@ def signgd_ode_loss(t, lam, x0):
 
 # ---------------------------------------------------------------------- SignSGD, Student-t noise
 def student_t_density_at_zero(nu):
-    r""":math:`p_\nu(0) = \Gamma((\nu+1)/2)/(\sqrt{\nu\pi}\,\Gamma(\nu/2))` (paper.md 2.2 [D]);
+    r""":math:`p_\nu(0) = \Gamma((\nu+1)/2)/(\sqrt{\nu\pi}\,\Gamma(\nu/2))` (docs/paper.md 2.2 [D]);
     :math:`1/\pi` at :math:`\nu = 1`, :math:`1/(2\sqrt2)` at :math:`\nu = 2` and
     :math:`1/\sqrt{2\pi}` at :math:`\nu = \infty` (Gaussian). Computed with log-gamma, so large
     :math:`\nu` is accurate."""
@@ -394,7 +394,7 @@ def student_t_density_at_zero(nu):
 
 
 def signsgd_phase3_rate(lam, sigma, batch_size=1.0, nu=np.inf):
-    r"""Phase-3 decay rate of :math:`E[X_{t,i}]` for SignSGD (paper.md 2.2/3.3/3.4 [R/D]):
+    r"""Phase-3 decay rate of :math:`E[X_{t,i}]` for SignSGD (docs/paper.md 2.2/3.3/3.4 [R/D]):
     linearising :math:`E\,\mathrm{sign}(\lambda x + s\xi) = 2F(\lambda x/s) - 1 \approx
     2p(0)\lambda x/s` gives :math:`a_i = 2p(0)\lambda_i/s_i`, i.e.
     :math:`\sqrt{2/\pi}\sqrt{B}\lambda_i/\sigma_i` for Gaussian noise (``nu`` = inf) and
@@ -406,14 +406,14 @@ def signsgd_phase3_rate(lam, sigma, batch_size=1.0, nu=np.inf):
 
 def signsgd_student_t_stationary_variance(lam, sigma, eta, nu, corrected=True):
     r"""SignSGD's stationary variance under Student-t(:math:`\nu`) noise of scale
-    :math:`\Sigma^{1/2}` (paper.md 3.4 [R/D]; docs/theory.md "SignSGD under Student-t noise"):
+    :math:`\Sigma^{1/2}` (docs/paper.md 3.4 [R/D]; docs/theory.md "SignSGD under Student-t noise"):
 
     .. math:: \mathrm{Var}(X_{\infty,i}) = \frac{\eta}{2a_i}\,\frac{1}{1 + \eta a_i/2}
               \approx \frac{\eta\sigma_i}{4p_\nu(0)\lambda_i},\qquad
               a_i = 2p_\nu(0)\lambda_i/\sigma_i,
 
     the exact stationary variance of the linearised (Phase-3) SDE; ``corrected=False`` drops
-    the :math:`O(\eta)` factor (paper.md 3.4's form: :math:`\pi\eta\sigma/(4\lambda)` at
+    the :math:`O(\eta)` factor (docs/paper.md 3.4's form: :math:`\pi\eta\sigma/(4\lambda)` at
     :math:`\nu = 1`, :math:`\eta\sigma/(\sqrt2\lambda)` at :math:`\nu = 2`). ``nu`` = inf gives
     :func:`signsgd_stationary_variance` (Gaussian, :math:`B = 1`)."""
     a = signsgd_phase3_rate(lam, sigma, 1.0, nu)
@@ -468,7 +468,7 @@ def signsgd_student_t_discrete_stationary_variance(lam, sigma, eta, nu, iteratio
 
 
 def signsgd_student_t_asymptotic_loss(lam, sigma, eta, nu, corrected=True, discrete=False):
-    r"""SignSGD's asymptotic loss under Student-t(:math:`\nu`) noise (paper.md 3.4 [R/D]):
+    r"""SignSGD's asymptotic loss under Student-t(:math:`\nu`) noise (docs/paper.md 3.4 [R/D]):
     :math:`\tfrac12\sum_i\lambda_i\mathrm{Var}(X_{\infty,i}) \approx
     \eta\,\mathrm{Tr}(\Sigma^{1/2})/(8p_\nu(0))`, finite and linear in the scale for every
     :math:`\nu > 0`. ``discrete`` uses :func:`signsgd_student_t_discrete_stationary_variance`

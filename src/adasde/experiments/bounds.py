@@ -1,5 +1,5 @@
 r"""Figure ``bounds``: the poster's Theorem 1 (SGD) and Theorem 2 (SignSGD, simplified) against
-simulation (paper.md 3.1-3.2).
+simulation (docs/paper.md 3.1-3.2).
 
 Two quadratics of the same dimension :math:`d`: ``problem`` (spectrum in
 :math:`[\mu, L] = [\lambda_{\min}, \lambda_{\max}]`, where the bounds are checked) and
@@ -11,7 +11,7 @@ its SDE (Euler-Maruyama, :math:`\Delta t = \eta`) from :math:`x_0` and saves, on
 * ``loss`` (problem, G, run, saved time): :math:`f(x_k) - f^*`;
 * ``abs_x_mean`` (problem, G, saved time, d): :math:`E|x_{k,i}|` over runs;
 * ``phase3_fraction`` (problem, G, saved time): the fraction of runs whose SNR
-  :math:`Y_i = \lambda_i x_i/(\sqrt2\,s)`, :math:`s = \sigma/\sqrt B` (paper.md 2.2), has
+  :math:`Y_i = \lambda_i x_i/(\sqrt2\,s)`, :math:`s = \sigma/\sqrt B` (docs/paper.md 2.2), has
   :math:`\max_i |Y_i| < 1` (SignSGD's Phase 3);
 * ``phase3_entry`` (problem, G, run): per path, the first saved index at which
   :math:`\max_i |Y_i| < 1` (-1 if never): the stopping time from which the analysis applies
@@ -57,7 +57,7 @@ def grid(section: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def snr_max(x, lam, s):
     r""":math:`\max_i |\lambda_i x_i|/(\sqrt2\,s)` over the last axis (SignSGD's
-    :math:`\max_i|Y_i|`, paper.md 2.2); ``x`` (..., d), ``s`` broadcast against ``x[..., 0]``."""
+    :math:`\max_i|Y_i|`, docs/paper.md 2.2); ``x`` (..., d), ``s`` broadcast against ``x[..., 0]``."""
     return np.max(np.abs(np.asarray(lam) * x), axis=-1) / (np.sqrt(2.0) * np.asarray(s))
 
 

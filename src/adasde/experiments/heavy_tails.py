@@ -1,5 +1,5 @@
 r"""Figure ``heavy_tails``: SGD and SignSGD under coordinate-wise Student-t gradient noise
-(paper.md 2.2 and 3.4), :math:`\nabla f_\gamma(x) = \nabla f(x) + \sigma T`, :math:`T_i \sim
+(docs/paper.md 2.2 and 3.4), :math:`\nabla f_\gamma(x) = \nabla f(x) + \sigma T`, :math:`T_i \sim
 t_\nu` i.i.d., for several :math:`\nu` and the Gaussian limit :math:`\nu = \infty`.
 
 One job per (optimizer, kind) writes ``results/heavy_tails/<optimizer>_<kind>.npz``:

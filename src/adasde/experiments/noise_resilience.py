@@ -1,5 +1,5 @@
 """Figure ``noise_resilience``: SGD, SignSGD, Adam and AdamW on the quadratic at several noise
-levels, the optimizer's runs and its SDE's paths, against the asymptotic losses of paper.md 3.3.
+levels, the optimizer's runs and its SDE's paths, against the asymptotic losses of docs/paper.md 3.3.
 
 One job per (optimizer, kind) writes ``results/noise_resilience/<optimizer>_<kind>.npz`` with
 ``loss`` (sigma, run, saved step), ``x_final`` (sigma, run, d), ``sigmas``, ``iterations``

@@ -1,5 +1,5 @@
 r"""Figures ``scaling_beta_grid`` and ``scaling_curves``: batch-size scaling rules
-(:mod:`adasde.scaling`) on the quadratic with Gaussian noise (paper.md section 4).
+(:mod:`adasde.scaling`) on the quadratic with Gaussian noise (docs/paper.md section 4).
 
 * ``scaling_beta_grid``: for every base :math:`(\beta_1, \beta_2)` of the grid, every
   :math:`\delta` and every rule, AdamW (kind ``optim``) or its eq. (2) SDE (kind ``sde``) at the

@@ -1,4 +1,4 @@
-r"""Figure ``signsgd_phases``: the three phases of SignSGD (Lemma 3.4, paper.md 2.2).
+r"""Figure ``signsgd_phases``: the three phases of SignSGD (Lemma 3.4, docs/paper.md 2.2).
 
 SignSGD is started far from the minimum of the quadratic :math:`f = \tfrac12\sum_i\lambda_i
 x_i^2` (Gaussian noise, :math:`d \ge 2`), so that every coordinate's SNR

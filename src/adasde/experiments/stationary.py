@@ -1,4 +1,4 @@
-r"""Figure ``stationary``: stationary distributions on a 2-D quadratic (paper.md 3.3).
+r"""Figure ``stationary``: stationary distributions on a 2-D quadratic (docs/paper.md 3.3).
 
 :math:`f = \tfrac12(\lambda_1 x_1^2 + \lambda_2 x_2^2)` with :math:`\lambda_1 \ne \lambda_2`
 (the section's ``problem`` with ``d: 2``). One job per (optimizer, kind) runs the optimizer or

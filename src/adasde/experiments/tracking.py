@@ -1,9 +1,9 @@
 r"""Figures ``sde_tracking_<arch>``: do the SDEs track SignSGD, RMSpropW and AdamW on neural
-networks, and better than Malladi et al.'s SDEs? (paper.md 5 [V abstract]: "Our SDEs
+networks, and better than Malladi et al.'s SDEs? (docs/paper.md 5 [V abstract]: "Our SDEs
 accurately track the behavior of the respective optimizers, especially when compared to
 previous SDEs derived for Adam and RMSprop".)
 
-Setting (paper.md 5 [V reviewer 2]): the full-batch gradient of a network plus injected
+Setting (docs/paper.md 5 [V reviewer 2]): the full-batch gradient of a network plus injected
 Gaussian noise of known covariance :math:`\sigma^2 I`, so the SDEs know :math:`\Sigma`:
 
 * ``optim``: the optimizer on :math:`\nabla f(x_k) + \sigma z_k`

@@ -18,11 +18,11 @@ the maximum over many saved times neither passes nor fails a claim by chance. Ba
 
 **Claims** (:func:`claims`), per grid point :math:`(\sigma, B)`:
 
-* ``sgd_<kind>_thm1_spectrum``: Theorem 1 (paper.md 3.1) on the spectrum in :math:`[\mu, L]`,
+* ``sgd_<kind>_thm1_spectrum``: Theorem 1 (docs/paper.md 3.1) on the spectrum in :math:`[\mu, L]`,
   optimizer and SDE, at every saved :math:`t > 0`. Its slack (rate :math:`2\mu`, limit
   :math:`Ld/\mu`) is so large that the drift-only ODE (gradient flow without noise) lies under
   it too: recorded as *cannot discriminate*.
-* ``signsgd_<kind>_thm2_spectrum``: Theorem 2 (paper.md 3.2) from each path's Phase-3 entry on
+* ``signsgd_<kind>_thm2_spectrum``: Theorem 2 (docs/paper.md 3.2) from each path's Phase-3 entry on
   the spectrum, optimizer and Corollary 3.3 SDE; likewise *cannot discriminate* (alternative:
   the drift-only erf ODE).
 * ``phase3_sde_thm2_iso``: Theorem 2 for the SDE it is derived for, the Phase-3 SDE (poster
@@ -38,7 +38,7 @@ the maximum over many saved times neither passes nor fails a claim by chance. Ba
 * ``<series>_plateau_iso``: the plateau on :math:`H = \lambda I` equals the bound's limit
   (relative ``tolerance``): SGD's :math:`\eta d\sigma^2/(4B)` against SignSGD's (noise enters
   linearly) and SignSGD's :math:`\sqrt{\pi/2}\,\eta d\sigma/(4\sqrt B)` against SGD's
-  (quadratically), paper.md 3.2's contrast.
+  (quadratically), docs/paper.md 3.2's contrast.
 
 This module never imports jax or :mod:`adasde.experiments`.
 """
@@ -187,7 +187,7 @@ def _consts(lam):
 
 def bound_fn(name: str, lam, sigma, eta, batch, dt):
     """``bound(j, f0)``: the bound ``name`` (``thm1``, ``thm2``, ``erf``) after ``j`` saved
-    steps of length ``dt`` from ``f0`` (paper.md 3.1-3.2, docs/theory.md)."""
+    steps of length ``dt`` from ``f0`` (docs/paper.md 3.1-3.2, docs/theory.md)."""
     mu, L, d = _consts(lam)
     if name == "thm1":
         return lambda j, f0: theory.sgd_bound(j * dt, f0, mu, L, d, sigma, eta, batch)

@@ -303,14 +303,14 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
         f = m["signsgd_forms"][float(nu)]
         for k, what in SIGNSGD_KINDS:
             r = m["signsgd"][k, j]
-            note = (f"leading order (paper.md 3.4) {f['leading']:.5g}, Phase-3 SDE "
+            note = (f"leading order (docs/paper.md 3.4) {f['leading']:.5g}, Phase-3 SDE "
                     f"{f['continuous']:.5g}; relative band {r['tolerance']:.3g}")
             if r["diverged"]:
                 note += f"; {r['diverged']} runs non-finite"
             out.append(Claim(
                 figure=FIGURE, id=f"{k}_plateau_nu{nu_id(nu)}",
                 statement=f"{what} plateau under {noise} noise (nu={nu_id(nu)}) is finite and "
-                          "equals eta Tr(Sigma^(1/2)) / (8 p_nu(0)) (paper.md 3.4), with the "
+                          "equals eta Tr(Sigma^(1/2)) / (8 p_nu(0)) (docs/paper.md 3.4), with the "
                           "optimizer's O(eta) factor (docs/theory.md)",
                 measured=r["mean"], predicted=r["predicted"], tolerance=r["tolerance"],
                 stderr=r["se"], runs=r["runs"], alternative=r["alternative"] or "",
@@ -321,7 +321,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             out.append(Claim(
                 figure=FIGURE, id=f"sgd_optim_exceed_nu{nu_id(nu)}",
                 statement=f"SGD under Student-t noise (nu={nu_id(nu)}) has no stationary loss "
-                          "(paper.md 3.4): the fraction of runs whose final loss exceeds "
+                          "(docs/paper.md 3.4): the fraction of runs whose final loss exceeds "
                           f"{m['factor']:g} x the Gaussian plateau is at least the Student-t "
                           f"lower bound ({r['bound_kind']}; docs/theory.md)",
                 measured=ex["p"], predicted=r["bound"], tolerance=0.0, comparison="ge",
@@ -399,7 +399,7 @@ def plot(m: dict):
         ax.fill_between([j - 0.3, j + 0.3], (1 - tol) * pred, (1 + tol) * pred, color="0.85",
                         lw=0, label="band" if j == 0 else None)
         ax.plot([j - 0.3, j + 0.3], [pred, pred], color="k", lw=1.5,
-                label="paper.md 3.4 with O(eta) factor" if j == 0 else None)
+                label="docs/paper.md 3.4 with O(eta) factor" if j == 0 else None)
         if r["alternative_value"] is not None:
             ax.plot([j], [r["alternative_value"]], marker="x", color="C3", ls="none", ms=7,
                     label="alternative (Gaussian; at inf: largest nu)" if j == 0 else None)
@@ -410,7 +410,7 @@ def plot(m: dict):
                         label=("SignSGD" if k == "signsgd_optim" else "SDE") if j == 0 else None)
     ax.set_xticks(np.arange(len(nus)), [nu_label(nu) for nu in nus], fontsize=7)
     ax.set_ylabel("plateau (mean over runs, 95% CI)")
-    ax.set_title("(c) SignSGD's plateau against paper.md 3.4")
+    ax.set_title("(c) SignSGD's plateau against docs/paper.md 3.4")
     ax.legend(loc="upper right", fontsize=7)
 
     ax = axes[3]

@@ -1,6 +1,6 @@
 r"""Figure ``noise_resilience`` (poster: "Noise Resilience: Empirical Observation"; docs/paper.md
 sections 3.3 and 5): the loss of SGD, SignSGD, Adam and AdamW (and their SDEs) on the quadratic
-at several noise levels :math:`\sigma`, against the asymptotic ("Limit") losses of paper.md 3.3.
+at several noise levels :math:`\sigma`, against the asymptotic ("Limit") losses of docs/paper.md 3.3.
 
 ``load(inputs)`` reads the artifacts ``<optimizer>_<kind>.npz`` (kind ``optim``: the optimizer,
 ``sde``: its SDE by Euler-Maruyama); ``measure(data, analyse)`` computes the plateaus (time
@@ -10,7 +10,7 @@ into :class:`adasde.claims.Claim` records; ``plot`` draws the figure.
 
 The claims, each with the alternative it must rule out (docs/paper.md 3.3, docs/theory.md):
 
-* ``<opt>_optim_plateau_sigma<s>``: the optimizer's plateau is the poster's "Limit" (paper.md
+* ``<opt>_optim_plateau_sigma<s>``: the optimizer's plateau is the poster's "Limit" (docs/paper.md
   3.3; SignSGD's at leading order), within ``tolerance`` (relative). Alternatives: for SGD the
   :math:`\sigma`-linear law of the adaptive methods (Adam's limit
   :math:`\eta\,\mathrm{Tr}\,\Sigma^{1/2}/(4\sqrt B)`; it equals SGD's at
@@ -24,7 +24,7 @@ The claims, each with the alternative it must rule out (docs/paper.md 3.3, docs/
   default :math:`\eta = 10^{-3}`, :math:`\beta_1 = 0.9` the factor is 0.99, below this figure's
   resolution, so the paper form *cannot discriminate* here (the stationary figure, at factor
   0.909, contradicts it); at :math:`\eta = 10^{-2}` it fails and the correction holds.
-* ``<opt>_sde_plateau_sigma<s>``: the SDE's plateau is the paper.md 3.3 limit. For SGD and
+* ``<opt>_sde_plateau_sigma<s>``: the SDE's plateau is the docs/paper.md 3.3 limit. For SGD and
   SignSGD a claim (alternatives as above). For Adam(W) it is the paper's form
   (``role="paper_form"``, contradicted: docs/theory.md "Stationary loss of the eq. (2) SDE"),
   paired with ``<opt>_sde_plateau_eq2_sigma<s>`` (``role="correction"``): the plateau of eq. (2)
@@ -88,9 +88,9 @@ def _hp(section, opt):
 
 
 def paper_limit(opt, lam, sigma, hp, batch_size):
-    """The poster's "Limit" of ``opt`` (paper.md 3.3 and 5, :func:`adasde.theory.asymptotic_loss`);
+    """The poster's "Limit" of ``opt`` (docs/paper.md 3.3 and 5, :func:`adasde.theory.asymptotic_loss`);
     for SignSGD its leading order :math:`\\sqrt{\\pi/2}\\,\\eta\\,\\mathrm{Tr}\\,\\Sigma^{1/2}/(4\\sqrt B)`
-    (paper.md 3.3's :math:`O(\\eta)` factor has the wrong sign for the optimizer, docs/theory.md;
+    (docs/paper.md 3.3's :math:`O(\\eta)` factor has the wrong sign for the optimizer, docs/theory.md;
     the stationary figure tests it)."""
     if opt == "signsgd":
         return theory.signsgd_asymptotic_loss(lam, sigma, hp["eta"], batch_size, corrected=False)
@@ -111,7 +111,7 @@ def eq2_limit(opt, lam, sigma, hp, batch_size, substeps=1):
 
 
 def sde_limit(opt, lam, sigma, hp, batch_size, substeps=1):
-    """The SDE's own stationary loss: eq. (2)'s for Adam(W), the paper.md 3.3 limit otherwise
+    """The SDE's own stationary loss: eq. (2)'s for Adam(W), the docs/paper.md 3.3 limit otherwise
     (the Euler-Maruyama schemes of the SGD and SignSGD SDEs with :math:`\\Delta t = \\eta` have
     their optimizers' second-moment recursions)."""
     if opt in EQ2:
@@ -247,7 +247,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                         f"{opt}_sde_plateau_eq2_sigma{_sig(s)}"
                     add(id=pid, role="paper_form", pair=cid,
                         statement=f"{label} eq. (2) SDE plateau at sigma={s:g} equals the "
-                                  "paper.md 3.3 limit (the SDE tracks the optimizer's "
+                                  "docs/paper.md 3.3 limit (the SDE tracks the optimizer's "
                                   "stationary loss)",
                         measured=mean, predicted=f["paper"][j], tolerance=tol, stderr=se,
                         runs=n, alternative="the eq. (2) SDE's own stationary loss "
@@ -263,14 +263,14 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                                      if m["substeps"] == 1 else "continuous closed form")
                                   + "; derived, docs/theory.md)",
                         measured=mean, predicted=f["sde"][j], tolerance=tol, stderr=se, runs=n,
-                        alternative="paper.md 3.3 limit", alternative_value=f["paper"][j],
+                        alternative="docs/paper.md 3.3 limit", alternative_value=f["paper"][j],
                         note=div_note + f"measured/eq. (2) form = {mean / f['sde'][j]:.3f}")
                 elif opt == "adamw" and kind == "optim":
                     pid, cid = f"adamw_optim_plateau_sigma{_sig(s)}", \
                         f"adamw_optim_plateau_momentum_sigma{_sig(s)}"
                     factor = f["momentum"][j] / f["paper"][j]
                     add(id=pid, role="paper_form", pair=cid,
-                        statement=f"AdamW optimizer plateau at sigma={s:g} equals the paper.md "
+                        statement=f"AdamW optimizer plateau at sigma={s:g} equals the docs/paper.md "
                                   "3.3 limit (Lemma C.57)",
                         measured=mean, predicted=f["paper"][j], tolerance=tol, stderr=se,
                         runs=n, alternative="finite-momentum form (docs/theory.md)",
@@ -288,7 +288,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                                         f"{mean / f['momentum'][j]:.3f}")
                 else:
                     add(id=f"{opt}_{kind}_plateau_sigma{_sig(s)}",
-                        statement=f"{label} {what} plateau at sigma={s:g} equals the paper.md "
+                        statement=f"{label} {what} plateau at sigma={s:g} equals the docs/paper.md "
                                   "3.3 limit",
                         measured=mean, predicted=f["paper"][j], tolerance=tol, stderr=se,
                         runs=n, alternative=f["alternative_name"],
@@ -303,7 +303,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                              "as diverged, excluded from the curves")
             slope, sse, pred = m["exponent"][opt, kind]
             alt_name, alt = exponent_alternative(opt)
-            own = "paper.md 3.3 limits" if kind == "optim" or opt not in EQ2 else \
+            own = "docs/paper.md 3.3 limits" if kind == "optim" or opt not in EQ2 else \
                 "eq. (2) SDE's own stationary losses"
             add(id=f"{opt}_{kind}_plateau_exponent",
                 statement=f"{label} {what} plateau grows like sigma^p over sigma in "
@@ -316,7 +316,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                 j = int(np.argmax(sigmas))
                 add(id=f"{opt}_{kind}_plateau_below_cap",
                     statement=f"{label} {what} plateau at the largest sigma={sigmas[j]:g} does "
-                              "not exceed eta Tr(H)/(4 theta) (paper.md 3.3: decoupled weight "
+                              "not exceed eta Tr(H)/(4 theta) (docs/paper.md 3.3: decoupled weight "
                               "decay caps the loss whatever the noise)",
                     measured=p["mean"][j], predicted=f["cap"], tolerance=0.0, comparison="le",
                     stderr=p["stderr"][j], runs=p["runs"],
@@ -330,7 +330,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
 # ------------------------------------------------------------------------------------- plot
 def plot(m: dict):
     """Loss against iterations per optimizer: the optimizer's mean over runs (band: +-2 s.e.),
-    the mean of its SDE's paths (dashed) and the paper.md 3.3 limit (dotted) per sigma; for
+    the mean of its SDE's paths (dashed) and the docs/paper.md 3.3 limit (dotted) per sigma; for
     Adam(W) also the eq. (2) SDE's own limit (thin dash-dotted)."""
     import matplotlib.pyplot as plt
 
@@ -370,7 +370,7 @@ def plot(m: dict):
         ax.set_ylabel(r"$f(x_k) - f^*$")
     handles = [plt.Line2D([], [], color="k", ls=ls, lw=lw, label=lab)
                for ls, lw, lab in (("-", 1.5, "Optim."), ("--", 1.0, "SDE"),
-                                   (":", 1.2, "Limit (paper.md 3.3)"),
+                                   (":", 1.2, "Limit (docs/paper.md 3.3)"),
                                    ("-.", 0.6, "eq. (2) SDE's own limit"))]
     axes.flat[0].legend(loc="upper right", ncol=2, fontsize=7)
     axes.flat[min(1, len(optimizers) - 1)].legend(handles=handles, loc="upper right",

@@ -465,7 +465,7 @@ def plot(m: dict):
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.005))
     fig.suptitle("If we change the batch size, how do we adapt the other hyper-parameters?\n"
-                 "AdamW on the quadratic of paper.md 4 (our reconstruction of the poster's β grid)",
+                 "AdamW on the quadratic of docs/paper.md 4 (our reconstruction of the poster's β grid)",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.09, 1, 0.97))
     return fig

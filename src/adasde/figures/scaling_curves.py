@@ -251,7 +251,7 @@ def plot(m: dict):
                f"speed level ({m['settings']['speed_level']:g} × δ = 1 plateau)"]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(f"Loss against samples seen, base (β1, β2) = ({m['base']['beta1']:g}, "
-                 f"{m['base']['beta2']:g}), B = {m['batch_size']} → δB (quadratic, paper.md 4); "
+                 f"{m['base']['beta2']:g}), B = {m['batch_size']} → δB (quadratic, docs/paper.md 4); "
                  "speed/plateau: ratio to δ = 1", fontsize=9)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig

@@ -369,7 +369,7 @@ def plot(measurements: dict):
     ax.plot(t, m["linear_loss"], color="0.6", lw=0.8, ls=(0, (1, 2)),
             label="linearised drift from t = 0")
     limit = theory.signsgd_asymptotic_loss(lam, m["sigma"], m["eta"], m["B"])
-    ax.axhline(limit, color="0.5", lw=0.8, ls=":", label="stationary limit (paper.md 3.3)")
+    ax.axhline(limit, color="0.5", lw=0.8, ls=":", label="stationary limit (docs/paper.md 3.3)")
     ax.set_yscale("log")
     ax.set_ylim(0.3 * limit, 2 * float(np.max(m["mean_loss"]["optim"])))
     ax.set_xlabel(r"time $t = k\eta$")

@@ -13,13 +13,13 @@ must rule out; the relative band is ``tolerance``:
 
 * ``sgd_<kind>_var_sigma<s>_lam<l>``: Lemma 3.8, :math:`\tfrac\eta2 s^2/\lambda`. Alternative:
   the :math:`\sigma`-linear law of the adaptive methods (Lemma C.52, :math:`\tfrac\eta2 s/\lambda`).
-* ``signsgd_<kind>_var_sigma<s>_lam<l>``: the paper.md 3.3 leading order
+* ``signsgd_<kind>_var_sigma<s>_lam<l>``: the docs/paper.md 3.3 leading order
   :math:`\tfrac\eta2\sqrt{\pi/2}\,s/\lambda`. Alternative: Adam's law without
   :math:`\sqrt{\pi/2}` (the sign as a normalised gradient).
 * ``signsgd_<kind>_var_order_eta_paper`` / ``..._order_eta_discrete``: the :math:`O(\eta a)`
   term, :math:`a = \sqrt{2/\pi}\lambda/s`: the coefficient :math:`c` of
   :math:`\mathrm{measured}/\mathrm{leading} - 1 = c\,\eta a` (weighted least squares through 0 over
-  every point, :func:`order_eta_coefficient`). paper.md 3.3's factor
+  every point, :func:`order_eta_coefficient`). docs/paper.md 3.3's factor
   :math:`(1+\tfrac\eta2 a)^{-1}` gives :math:`c \approx -1/2` (``role="paper_form"``,
   contradicted); the discrete recursion gives :math:`+\pi/8` (``role="correction"``,
   docs/theory.md "Stationary variances in discrete time"); band ``order_eta_tolerance``
@@ -42,7 +42,7 @@ must rule out; the relative band is ``tolerance``:
   :math:`1 + \overline{((\mathrm{form}_1-\mathrm{form}_2)/\mathrm{s.e.})^2}`: the pair cannot
   discriminate where the two forms differ by less than the Monte-Carlo error.
 * ``<opt>_optim_var_slope_lam<l>``: the log-log slope of the variance against :math:`\sigma`
-  (standard error from the points' errors) equals that of the paper.md 3.3 form (2 for SGD, 1
+  (standard error from the points' errors) equals that of the docs/paper.md 3.3 form (2 for SGD, 1
   for SignSGD and Adam, AdamW's saturating exponent), within ``exponent_tolerance``.
   Alternatives: 1 for SGD, 2 for SignSGD and Adam, 1 (Adam, no decay) for AdamW.
 * ``adamw_<kind>_var_below_cap_lam<l>``: at the largest :math:`\sigma` the variance does not
@@ -111,7 +111,7 @@ def load(inputs: dict) -> dict:
 # ---------------------------------------------------------------------------- closed forms
 def forms(opt: str, hp: dict, lam, sig, batch_size=1.0) -> dict:
     """Every closed form of ``opt`` at ``lam``, ``sig`` (broadcast arrays): ``paper`` (the
-    paper.md 3.3 row), ``lead`` (its leading order in eta), ``discrete_optim`` and
+    docs/paper.md 3.3 row), ``lead`` (its leading order in eta), ``discrete_optim`` and
     ``discrete_sde`` (docs/theory.md "Stationary variances in discrete time"; for Adam(W) the
     optimizer and the Euler-Maruyama scheme of eq. (2)), ``adam`` (Lemma C.52, no decay),
     and for Adam(W) ``eq2`` (eq. (2)'s continuous closed form), for AdamW ``momentum`` (the
@@ -218,7 +218,7 @@ def _point_specs(opt: str, kind: str, f: dict) -> list[dict]:
                      "(Lemma C.52, eta/2 s/lambda)", alt=f["adam"])]
     if opt == "signsgd":
         return [dict(stem="var", role="claim", pair="",
-                     form="paper.md 3.3 leading order eta/2 sqrt(pi/2) s/lambda", pred=f["lead"],
+                     form="docs/paper.md 3.3 leading order eta/2 sqrt(pi/2) s/lambda", pred=f["lead"],
                      alt_name="Adam's law without sqrt(pi/2) (Lemma C.52, eta/2 s/lambda)",
                      alt=f["adam"])]
     if opt == "adam" and kind == "optim":
@@ -282,7 +282,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                             measured=mean[j, i], predicted=spec["pred"][j, i], tolerance=tol,
                             stderr=se[j, i], runs=n, alternative=spec["alt_name"],
                             alternative_value=spec["alt"][j, i], note=note)
-            # the SignSGD O(eta a) term: paper.md 3.3's factor against the discrete recursion
+            # the SignSGD O(eta a) term: docs/paper.md 3.3's factor against the discrete recursion
             if opt == "signsgd":
                 x = m["hp"][opt]["eta"] * theory.SQRT_2_OVER_PI * lam[None, :] / (
                     sigmas[:, None] / np.sqrt(m["batch_size"]))
@@ -297,7 +297,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                 fit = ("c from measured/leading - 1 = c * eta * a, a = sqrt(2/pi) lambda/s, "
                        f"weighted least squares over {mean.size} points")
                 add(id=pid, role="paper_form", pair=cid,
-                    statement=f"SignSGD {what} stationary variance carries paper.md 3.3's O(eta) "
+                    statement=f"SignSGD {what} stationary variance carries docs/paper.md 3.3's O(eta) "
                               "factor (1 + eta a/2)^-1 (coefficient c of eta*a about -1/2)",
                     predicted=c_paper, alternative="discrete-time recursion (docs/theory.md)",
                     alternative_value=c_disc,
@@ -307,9 +307,9 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                     statement=f"SignSGD {what} stationary variance carries the discrete-time "
                               "factor (q + sqrt(1 + q^2)), q = pi eta a/8 (coefficient about "
                               "+pi/8; docs/theory.md 'Stationary variances in discrete time')",
-                    predicted=c_disc, alternative="paper.md 3.3 factor (1 + eta a/2)^-1",
+                    predicted=c_disc, alternative="docs/paper.md 3.3 factor (1 + eta a/2)^-1",
                     alternative_value=c_paper, note=fit, **common)
-            # all points at once: paper.md 3.3 forms against the discrete-time forms
+            # all points at once: docs/paper.md 3.3 forms against the discrete-time forms
             npts = mean.size
             q = float(sps.chi2.ppf(settings["joint_quantile"], npts) / npts)
             sep = 1.0 + joint_statistic(f["paper"], se, disc)
@@ -318,7 +318,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             zd = (mean - disc) / se
             add(id=pid, role="paper_form", pair=cid,
                 statement=f"{name} {what} stationary variances at all {npts} (sigma, coordinate) "
-                          f"points agree with the paper.md 3.3 forms within Monte-Carlo error: "
+                          f"points agree with the docs/paper.md 3.3 forms within Monte-Carlo error: "
                           f"mean z^2 <= chi2_{npts}({settings['joint_quantile']:g})/{npts}",
                 measured=joint_statistic(mean, se, f["paper"]), predicted=1.0,
                 tolerance=q - 1.0, comparison="le", runs=n,
@@ -331,7 +331,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                           f"({settings['joint_quantile']:g})/{npts}",
                 measured=joint_statistic(mean, se, disc), predicted=1.0, tolerance=q - 1.0,
                 comparison="le", runs=n,
-                alternative="paper.md 3.3 forms (expected statistic if they hold)",
+                alternative="docs/paper.md 3.3 forms (expected statistic if they hold)",
                 alternative_value=sep, note=bad + f"max |z| = {np.max(np.abs(zd)):.2f}")
             # AdamW's cap at the largest sigma
             if opt == "adamw":
@@ -355,7 +355,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             add(id=f"{opt}_optim_var_slope_lam{li:g}",
                 statement=f"{name} optimizer stationary variance (lambda={li:g}) grows like "
                           f"sigma^p over sigma in [{sigmas.min():g}, {sigmas.max():g}], "
-                          f"p = {pred:.3g} (the exponent of the paper.md 3.3 form)",
+                          f"p = {pred:.3g} (the exponent of the docs/paper.md 3.3 form)",
                 measured=sl, predicted=pred, tolerance=settings["exponent_tolerance"],
                 comparison="absolute", stderr=sse, runs=m["runs"][opt, "optim"],
                 alternative=alt_name, alternative_value=alt,
@@ -377,9 +377,9 @@ def burn_in_table(m: dict):
 
 # ------------------------------------------------------------------------------------- plot
 def plot(m: dict):
-    """Row 1: final iterates at ``scatter_sigma`` with the paper.md 3.3 covariance ellipses (1
+    """Row 1: final iterates at ``scatter_sigma`` with the docs/paper.md 3.3 covariance ellipses (1
     and 2 s.d.). Row 2: variance against sigma per coordinate: optimizer (filled, +-2 s.e.),
-    SDE (open), the paper.md 3.3 form (solid), the discrete-time form of the optimizer (dashed),
+    SDE (open), the docs/paper.md 3.3 form (solid), the discrete-time form of the optimizer (dashed),
     eq. (2)'s closed form (dotted, Adam(W)) and the finite-momentum form (dash-dotted, AdamW)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse
@@ -439,7 +439,7 @@ def plot(m: dict):
         ax.set_title(f"{name}: variance against σ")
     axes[0, 0].legend(loc="upper left", fontsize=7, markerscale=3)
     axes[1, 0].legend(loc="upper left", fontsize=7)
-    handles = [plt.Line2D([], [], color="k", ls="-", label="paper.md 3.3"),
+    handles = [plt.Line2D([], [], color="k", ls="-", label="docs/paper.md 3.3"),
                plt.Line2D([], [], color="0.3", ls="--", label="discrete time (optimizer)"),
                plt.Line2D([], [], color="0.4", ls=":", label="eq. (2) SDE closed form"),
                plt.Line2D([], [], color="0.3", ls="-.", label="finite momentum (AdamW)")]
