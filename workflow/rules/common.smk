@@ -24,9 +24,9 @@ if _gpu_slots is not None and getattr(_gpu_slots, "value", _gpu_slots):
 # Snakefile), whatever adasde the interpreter has installed.
 _SRC = os.path.join(workflow.basedir, "src")
 if os.path.isdir(os.path.join(_SRC, "adasde")):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [_SRC] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
+    _env = dict(os.environ)
+    _env_path = [p for p in _env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ.update({"PYTHONPATH": os.pathsep.join([_SRC] + _env_path)})
     codehash.set_source(os.path.join(_SRC, "adasde"))
 
 try:
@@ -43,7 +43,8 @@ def job_params(section, simulate=None, drop=()):
     """The ``job`` param of a simulation rule: exactly the values its job reads (the seed, the
     dtype and the section's ``simulate`` part, less the keys in ``drop``), so that changing any
     of them reruns the job and changing anything else (e.g. ``analyse``) does not. Canonical
-    JSON (sorted keys): Snakemake compares params as text, and key order must not count."""
+    JSON (sorted keys): Snakemake compares params as text, and key order must not count.
+    """
     sim = config[section]["simulate"] if simulate is None else simulate
     return json.dumps(
         {
@@ -57,8 +58,10 @@ def job_params(section, simulate=None, drop=()):
 
 def code_hash(*modules):
     """The ``code`` param of a rule: a hash of the syntax trees of every adasde module that
-    ``modules`` import (adasde.codehash), so that editing library code a job runs reruns it."""
+    ``modules`` import (adasde.codehash), so that editing library code a job runs reruns it.
+    """
     return codehash.code_hash(*modules)
+
 
 # The `gpu` resource of every simulation/training job (config key gpus_per_job, default 1):
 # the GPU profile caps concurrent GPU jobs with it; CPU cluster profiles set it to 0.

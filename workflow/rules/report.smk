@@ -4,7 +4,6 @@ import glob
 import json
 import os
 
-
 EXPECTED_DIR = config["expected_outcomes"]
 
 
@@ -13,7 +12,11 @@ rule claims:
         numbers=expand("results/{figure}/numbers.json", figure=FIGURES),
         # the expected outcomes of this config (config key expected_outcomes): editing them
         # regroups the claims
-        expected=sorted(glob.glob(os.path.join(EXPECTED_DIR, "*.yaml"))) if EXPECTED_DIR else [],
+        expected=(
+            sorted(glob.glob(os.path.join(EXPECTED_DIR, "*.yaml")))
+            if EXPECTED_DIR
+            else []
+        ),
     output:
         json="results/claims.json",
         html=report(
