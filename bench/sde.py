@@ -183,9 +183,9 @@ def ours_weak(sde_name: str, d: int, paths: int, steps: int, save_every: int,
 def bits_peer(d: int, paths: int, steps: int, save_every: int):
     """Draw the two-point run's random words only: the keys of :func:`ours_weak` (``split``
     per path, ``fold_in`` per block and per sub-block of
-    :func:`adasde.integrate.default_draw_every` steps), one
-    :func:`adasde.integrate.two_point_words` call per sub-block, XOR-ed into a carry of its own
-    shape so that nothing is dead code."""
+    :func:`adasde.integrate.default_draw_every` steps, :func:`adasde.integrate.sub_blocks`), one
+    :func:`adasde.integrate.two_point_words` call per sub-block (one word per coordinate),
+    XOR-ed into a carry so that nothing is dead code."""
     import jax
     import jax.numpy as jnp
 
@@ -193,18 +193,20 @@ def bits_peer(d: int, paths: int, steps: int, save_every: int):
 
     _, x0 = problem(d)
     m = integrate.default_draw_every("two_point", save_every)
-    n_sub = save_every // m
+    runs = integrate.sub_blocks(save_every, m)
 
     def one_path(k):
         def block(c, b):
             kb = integrate.block_key(k, b)
+            for j0, count, length in runs:
+                def sub(c, j, length=length):
+                    w = integrate.two_point_words(jax.random.fold_in(kb, j), x0, length)
+                    return c ^ w, None
 
-            def sub(c, j):
-                return c ^ integrate.two_point_words(jax.random.fold_in(kb, j), x0, m), None
+                c = jax.lax.scan(sub, c, j0 + jnp.arange(count))[0]
+            return c, None
 
-            return jax.lax.scan(sub, c, jnp.arange(n_sub))[0], None
-
-        c0 = jnp.zeros((-(-m // 32), *x0.shape), jnp.uint32)
+        c0 = jnp.zeros((1, *x0.shape), jnp.uint32)
         return jax.lax.scan(block, c0, jnp.arange(steps // save_every))[0]
 
     def fn(key):

@@ -134,7 +134,7 @@ def test_accuracy_exact_laws_and_tiny_case():
         np.testing.assert_allclose(accuracy._lyap_continuous(a[2:3], q)[0], p, rtol=1e-10,
                                    atol=1e-14)
         # the scheme's law by iterating its recursion
-        n, h = 40, accuracy.T / 40
+        n, h = 400, accuracy.T / 400
         tot = 0.0
         for j in range(lam.size):
             r = np.eye(a.shape[-1]) + a[j] * h
@@ -148,5 +148,5 @@ def test_accuracy_exact_laws_and_tiny_case():
         assert accuracy.best_steps(case, lam, "euler") > n2
     recs = accuracy.run_case("ou", "quick")
     check_records(recs)
-    assert recs[0]["target"] == "ratio >= 5" and recs[1]["meets"] is None
-    assert recs[0]["ours_steps"] < recs[0]["peer_steps"]
+    assert recs[0]["target"] == "ratio >= 5" and [r["meets"] for r in recs[1:]] == [None, None]
+    assert all(r["ours_steps"] <= r["peer_steps"] for r in recs)

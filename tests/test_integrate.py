@@ -142,10 +142,13 @@ def test_default_gaussian_stream_is_the_brownian_increments(x64):
 
 @pytest.mark.parametrize("scheme,increments,draw_every", [
     ("euler", "two_point", None),
-    ("euler", "two_point", 5),
+    ("euler", "two_point", 4),
     ("euler", "three_point", None),
+    ("euler", "three_point", 3),
     ("euler", "gaussian", 2),
     ("weak2", "three_point", 10),
+    ("weak2", "four_point", None),
+    ("weak2", "four_point", 7),
     ("weak2", "gaussian", None),
 ])
 def test_solve_is_the_step_recursion_on_its_increments(x64, scheme, increments, draw_every):
@@ -220,14 +223,17 @@ def test_solve_rejects_bad_arguments():
         integrate.solve(sde, jnp.ones(2), jax.random.key(0), scheme="rk4", **kw)
     with pytest.raises(ValueError, match="increments"):
         integrate.solve(sde, jnp.ones(2), jax.random.key(0), increments="uniform", **kw)
-    with pytest.raises(ValueError, match="divisor"):
-        integrate.solve(sde, jnp.ones(2), jax.random.key(0), draw_every=4, **kw)
+    with pytest.raises(ValueError, match="draw_every"):
+        integrate.solve(sde, jnp.ones(2), jax.random.key(0), draw_every=7, **kw)
     with pytest.raises(ValueError, match="average"):
         integrate.solve(sde, jnp.ones(2), jax.random.key(0), average=(lambda y: y[0], 12), **kw)
-    assert integrate.default_draw_every("two_point", 100) == 100
-    assert integrate.default_draw_every("two_point", 1000) == 250
-    assert integrate.default_draw_every("three_point", 100) == 10
+    assert integrate.default_draw_every("two_point", 100) == 32
+    assert integrate.default_draw_every("two_point", 20) == 20
+    assert integrate.default_draw_every("three_point", 100) == 16
+    assert integrate.default_draw_every("four_point", 100) == 10
     assert integrate.default_draw_every("gaussian", 1000) == 1000
+    assert integrate.sub_blocks(100, 32) == [(0, 3, 32), (3, 1, 4)]
+    assert integrate.sub_blocks(64, 32) == [(0, 2, 32)]
 
 
 def test_two_point_path_is_deterministic_and_sde_uses_one_word_per_32_steps():

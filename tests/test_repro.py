@@ -24,7 +24,8 @@ from tests.conftest import ROOT, SNAKEMAKE, copy_project, snakemake
 
 SIM_RULES = {"noise_resilience_simulate", "scaling_grid_simulate", "scaling_curves_simulate",
              "bounds_simulate", "stationary_simulate", "signsgd_phases_simulate",
-             "heavy_tails_simulate", "scaling_mlp_train", "sde_tracking_simulate"}
+             "heavy_tails_simulate", "scaling_mlp_train", "sde_tracking_simulate",
+             "scaling_lm_train"}
 
 
 def planned(work: Path, configfile: str = "config/smoke.yaml") -> dict[str, int]:
@@ -48,16 +49,23 @@ def sims(plan: dict) -> set[str]:
     return set(plan) & SIM_RULES
 
 
-def edited(path: Path, old: str, new: str):
-    """Context manager: replace ``old`` by ``new`` in ``path``, restore the bytes on exit."""
+PROBE = "\n\ndef _probe():\n    return 1\n"
+
+
+def edited(path: Path, old: str | None, new: str):
+    """Context manager: replace ``old`` by ``new`` in ``path`` (``old=None``: append ``new``),
+    restore the bytes on exit."""
     import contextlib
 
     @contextlib.contextmanager
     def cm():
         original = path.read_bytes()
         text = path.read_text()
-        assert old in text, f"{old!r} not in {path}"
-        path.write_text(text.replace(old, new, 1))
+        if old is None:
+            path.write_text(text + new)
+        else:
+            assert old in text, f"{old!r} not in {path}"
+            path.write_text(text.replace(old, new, 1))
         try:
             yield
         finally:
@@ -81,14 +89,14 @@ def test_seed_and_dtype_rerun_every_simulation(smoke_run, old, new):
     (work / "config/changed.yaml").write_text(cfg.read_text().replace(old, new, 1))
     plan = planned(work, "config/changed.yaml")
     assert sims(plan) == SIM_RULES, plan
-    assert plan["notebook"] == 9
+    assert plan["notebook"] == 10
 
 
 @pytest.mark.slow
 def test_editing_theory_reruns_its_notebooks_and_no_simulation(smoke_run):
     work, _, _ = smoke_run
     theory = work / "src/adasde/theory.py"
-    with edited(theory, "def ", "def _probe():\n    return 1\n\n\ndef "):
+    with edited(theory, None, PROBE):
         plan = planned(work)
     assert not sims(plan), plan
     assert plan.get("notebook", 0) >= 5 and plan.get("claims") == 1, plan
@@ -97,14 +105,14 @@ def test_editing_theory_reruns_its_notebooks_and_no_simulation(smoke_run):
 @pytest.mark.slow
 def test_comment_only_edit_reruns_nothing(smoke_run):
     work, _, _ = smoke_run
-    with edited(work / "src/adasde/theory.py", "def ", "# a comment\ndef "):
+    with edited(work / "src/adasde/theory.py", None, "\n# a comment, and formatting:   \n\n"):
         assert planned(work) == {}
 
 
 @pytest.mark.slow
 def test_editing_sdes_reruns_the_sde_jobs(smoke_run):
     work, _, _ = smoke_run
-    with edited(work / "src/adasde/sdes.py", "def ", "def _probe():\n    return 1\n\n\ndef "):
+    with edited(work / "src/adasde/sdes.py", None, PROBE):
         plan = planned(work)
     for rule in ("noise_resilience_simulate", "stationary_simulate", "signsgd_phases_simulate",
                  "sde_tracking_simulate", "scaling_grid_simulate"):
@@ -114,7 +122,7 @@ def test_editing_sdes_reruns_the_sde_jobs(smoke_run):
 @pytest.mark.slow
 def test_editing_nets_reruns_only_the_network_jobs(smoke_run):
     work, _, _ = smoke_run
-    with edited(work / "src/adasde/nets.py", "def ", "def _probe():\n    return 1\n\n\ndef "):
+    with edited(work / "src/adasde/nets.py", None, PROBE):
         plan = planned(work)
     assert sims(plan) == {"scaling_mlp_train", "sde_tracking_simulate"}, plan
 
@@ -130,7 +138,8 @@ def test_an_analysis_setting_reruns_only_its_notebook(smoke_run, section, figure
     cfg[section].setdefault("analyse", {})["tolerance"] = 0.0123
     (work / "config/tol.yaml").write_text(yaml.safe_dump(cfg))
     plan = planned(work, "config/tol.yaml")
-    assert plan == {"notebook": 1, "claims": 1, "figures": 1}, plan
+    # the report's resolved config shows every setting, so it is rebuilt too
+    assert plan == {"notebook": 1, "claims": 1, "resolved_config": 1, "figures": 1}, plan
     proc = snakemake(work, "-n", "figures", "--cores", "1", "--configfile", "config/tol.yaml")
     assert f"figure={figure}" in proc.stdout
 

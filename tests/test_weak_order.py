@@ -1,14 +1,14 @@
 """Weak increments and weak orders, with Monte-Carlo error bars (float64).
 
-* Moments of the two-point and three-point increments (Kloeden and Platen, eqs. (14.1.8),
-  (14.2.10)) drawn from packed random bits.
+* Moments of the two-point, three-point and four-point increments (Kloeden and Platen, sections
+  14.1 and 14.2) drawn from packed random bits.
 * Fitted weak orders on stationary moments with closed forms: the Ornstein-Uhlenbeck process
   (the SGD SDE on a quadratic, docs/paper.md 2.1: E X^2 = eta sigma^2 / (2 lambda),
   E X^4 = 3 (E X^2)^2) and the linear eq. (2) system (docs/paper.md 2.4 with V held fixed,
   docs/theory.md "Stationary loss of the eq. (2) SDE"; stationary covariance from the Lyapunov
-  equation). Two-point Euler has order 1, Platen's order-2 scheme with three-point increments
-  order 2 (within 0.25); with two-point increments it stays order 1 for E X^4 (the fourth
-  moment of the increments enters at second order).
+  equation). Two-point Euler has order 1, Platen's order-2 scheme with three-point (or
+  four-point) increments order 2 (within 0.25); with two-point increments it stays order 1 for
+  E X^4 (the fourth moment of the increments enters at second order).
 * The same on the SignSGD SDE (nonlinear drift, multiplicative noise; stationary law of the 1-d
   SDE by quadrature).
 * Talay-Tubaro extrapolation of two-point Euler removes the first-order error.
@@ -79,6 +79,32 @@ def test_three_point_increment_moments(x64):
     assert abs((z[:, 1:] * z[:, :-1]).mean()) < 4 / math.sqrt(n)
 
 
+def test_four_point_increment_moments(x64):
+    """Four-point increments: +-sqrt(1 + sqrt 6) w.p. 1/8, +-sqrt(1 - sqrt(2/3)) w.p. 3/8, from
+    3 bits (10 per word): mean 0, variance dt, fourth moment 3 dt^2 (exactly, as a law)."""
+    dt, d, n_saves, save_every = 0.01, 1024, 4, 100
+    z = _flat(integrate.unit_increments(jax.random.key(2), jnp.zeros(d), n_saves, save_every,
+                                        "four_point"))
+    n = z.size
+    big, small = integrate.FOUR_POINT_LARGE, integrate.FOUR_POINT_SMALL
+    values = np.array([-big, -small, small, big])
+    probs = np.array([1, 3, 3, 1]) / 8
+    np.testing.assert_allclose(probs @ values**2, 1.0, rtol=1e-14)
+    np.testing.assert_allclose(probs @ values**4, 3.0, rtol=1e-14)
+    np.testing.assert_array_equal(np.unique(z), values)
+    freq = np.array([(z == v).mean() for v in values])
+    assert np.all(np.abs(freq - probs) < 4 * np.sqrt(probs * (1 - probs) / n)), freq
+    dw = math.sqrt(dt) * z
+    for k, target in ((1, 0.0), (2, dt), (4, 3 * dt**2)):
+        m = dw**k
+        assert abs(m.mean() - target) < 4 * m.std() / math.sqrt(n), (k, m.mean(), target)
+    # every 3-bit field of the word is fair (per position in the word)
+    per_field = (z.reshape(n_saves, save_every // 10, 10, d) ** 2).mean(axis=(0, 1, 3))
+    assert np.all(np.abs(per_field - 1) < 4 * np.std(z**2) / math.sqrt(n / 10)), per_field
+    assert abs((z[1:] * z[:-1]).mean()) < 4 / math.sqrt(n)
+    assert abs((z[:, 1:] * z[:, :-1]).mean()) < 4 / math.sqrt(n)
+
+
 # ------------------------------------------------------------------------- fitting machinery
 def fit_order(dts, errors, ses):
     """Weighted least-squares slope of log|error| against log dt and its standard error
@@ -130,6 +156,7 @@ def _ou():
 @pytest.mark.parametrize("scheme,increments,dts,order,which", [
     ("euler", "two_point", (0.2, 0.1, 0.05), 1, (0,)),
     ("weak2", "three_point", (0.8, 0.4, 0.2), 2, (0, 1)),
+    ("weak2", "four_point", (0.8, 0.4, 0.2), 2, (0, 1)),
     ("weak2", "two_point", (0.4, 0.2, 0.1), 1, (1,)),
 ])
 def test_weak_order_ou(x64, scheme, increments, dts, order, which):

@@ -2,7 +2,7 @@ r"""Weak SDE integrators as one jitted ``lax.scan``, vmapped over paths and hype
 
 For an :class:`adasde.sdes.SDE` :math:`dY = b(t,Y)dt + g(t,Y)\odot dW` with diagonal noise,
 :func:`solve` takes ``n_saves`` blocks of ``save_every`` steps of size :math:`\Delta t` with
-one of two schemes and one of three kinds of increments :math:`\Delta\hat W_n = \sqrt{\Delta t}
+one of two schemes and one of four kinds of increments :math:`\Delta\hat W_n = \sqrt{\Delta t}
 \,Z_n` (:data:`SCHEMES`, :data:`INCREMENTS`):
 
 * ``scheme="euler"``: Euler-Maruyama (Kloeden and Platen 1992, section 9.1; with two-point
@@ -11,32 +11,42 @@ one of two schemes and one of three kinds of increments :math:`\Delta\hat W_n = 
   .. math:: Y_{n+1} = Y_n + b(t_n, Y_n)\,\Delta t + g(t_n, Y_n) \odot \Delta\hat W_n.
 
 * ``scheme="weak2"``: the explicit order-2.0 weak scheme of Platen (Kloeden and Platen,
-  section 15.1, eq. (15.1.1)), derivative-free, see :func:`platen_step`; weak order 2 with
-  three-point (or Gaussian) increments for SDEs whose coefficients act coordinate by coordinate
+  section 15.1), derivative-free, see :func:`platen_step`; weak order 2 with three-point,
+  four-point or Gaussian increments for SDEs whose coefficients act coordinate by coordinate
   (every SDE of :mod:`adasde.sdes` on the diagonal quadratic), weak order 1 otherwise.
 
 Increments :math:`Z_n` (i.i.d. per coordinate and step, mean 0, variance 1):
 
 * ``"gaussian"``: :math:`N(0, 1)` (the default; the only kind that is a Brownian path, so the
   one for path-wise comparisons such as the diffrax cross-checks);
-* ``"two_point"``: :math:`\pm 1` with probability 1/2 each (Kloeden and Platen, eq. (14.1.8)),
-  one random bit each: one 32-bit word of ``jax.random.bits`` gives 32 steps of one coordinate;
-* ``"three_point"``: :math:`\pm\sqrt3` with probability 1/6 each, 0 with 2/3 (Kloeden and Platen,
-  eq. (14.2.10); moments 1-5 of :math:`N(0, 1)`), one 32-bit word each (see
-  :func:`three_point_value`).
+* ``"two_point"``: :math:`\pm 1` with probability 1/2 each (the simplified weak Euler scheme,
+  Kloeden and Platen, section 14.1), one random bit each: one 32-bit word of
+  ``jax.random.bits`` gives 32 steps of one coordinate; moments 1-3 of :math:`N(0, 1)`, enough
+  for weak order 1;
+* ``"three_point"``: :math:`\pm\sqrt3` with probability 1/6 each, 0 with 2/3 (the simplified
+  order-2.0 weak Taylor scheme, Kloeden and Platen, section 14.2; moments 1-5 of
+  :math:`N(0, 1)`, enough for weak order 2), one 32-bit word each (see
+  :func:`three_point_value`);
+* ``"four_point"``: :math:`\pm\sqrt{1+\sqrt6}` with probability 1/8 each and
+  :math:`\pm\sqrt{1-\sqrt{2/3}}` with 3/8 each: also moments 1-5 of :math:`N(0, 1)`, exactly,
+  from 3 random bits (:func:`four_point_value`): one word gives 10 steps, 1/10 of the random
+  bits of ``"three_point"`` (ours; the same moment conditions of section 14.2).
 
 The outer ``lax.scan`` runs over save blocks; ``observe(y)`` is recorded at :math:`t = 0` and
 after each block. Gaussian increments are by default drawn one whole block at a time (one call
-per block, the historical stream); ``draw_every`` (a divisor of ``save_every``) draws them in
-sub-blocks of that many steps instead, which bounds the memory of a draw (on a CPU whole-block
+per block, the historical stream); ``draw_every`` draws them in sub-blocks of at most that many
+steps instead (a block of ``save_every`` steps is ``save_every // draw_every`` full sub-blocks
+and one shorter one for the remainder), which bounds the memory of a draw (on a CPU whole-block
 draws of large blocks are memory-bound). The bit-based increments use sub-blocks by default
-(:data:`DRAW_EVERY`). Sub-block ``j`` of block ``b`` uses the key ``fold_in(fold_in(key, b),
-j)``; a block drawn whole uses ``fold_in(key, b)``. The streams do not depend on the device.
+(:data:`DRAW_EVERY`: one 32-bit word per coordinate and sub-block for two-point increments).
+Sub-block ``j`` of block ``b`` uses the key ``fold_in(fold_in(key, b), j)``; a block drawn whole
+uses ``fold_in(key, b)``. The streams do not depend on the device.
 :func:`scan_blocks` is shared with the discrete optimizer runs
 (:func:`adasde.optim.run_optimizer`), so SDE and optimizer are sampled on the same grid.
 
-Weak order 2 is also available for any scheme of order 1 by Talay-Tubaro extrapolation,
-:func:`extrapolate` / :func:`talay_tubaro`: :math:`2E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)]`.
+Weak order 2 is also available for any scheme of order 1 by Talay-Tubaro extrapolation
+(Kloeden and Platen, section 15.3), :func:`extrapolate` / :func:`talay_tubaro`:
+:math:`2E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)]`.
 """
 
 from __future__ import annotations
@@ -54,16 +64,22 @@ from adasde import noise
 _tmap = jax.tree_util.tree_map
 
 SCHEMES = ("euler", "weak2")
-INCREMENTS = ("gaussian", "two_point", "three_point")
+INCREMENTS = ("gaussian", "two_point", "three_point", "four_point")
 # default steps per draw (bounded sub-blocks) for the bit-based increments: a two-point draw of
-# 256 steps is 8 words per coordinate; a three-point draw of 16 steps is 16 words per coordinate
-DRAW_EVERY = {"two_point": 256, "three_point": 16}
+# 32 steps and a four-point draw of 10 steps are one word per coordinate (read without a
+# gather); a three-point draw of 16 steps is 16 words per coordinate
+DRAW_EVERY = {"two_point": 32, "three_point": 16, "four_point": 10}
 
 # three-point from one 32-bit word w: the sign is bit 0, the value is nonzero iff
 # (w >> 1) < THREE_POINT_THRESHOLD, i.e. with probability 715827883 / 2^31 = 1/3 + 1.6e-10;
 # the magnitude sqrt(2^31 / threshold) = sqrt(3) (1 - 2.3e-10) makes the variance exactly 1
 THREE_POINT_THRESHOLD = 715827883
 THREE_POINT_MAGNITUDE = math.sqrt(2.0**31 / THREE_POINT_THRESHOLD)
+# four-point: |Z| = sqrt(1 + sqrt 6) w.p. 1/4, sqrt(1 - sqrt(2/3)) w.p. 3/4, symmetric; then
+# E Z^2 = (1 + sqrt 6)/4 + 3 (1 - sqrt(2/3))/4 = 1 and E Z^4 = (7 + 2 sqrt 6)/4
+# + 3 (5/3 - 2 sqrt(2/3))/4 = 3
+FOUR_POINT_LARGE = math.sqrt(1.0 + math.sqrt(6.0))
+FOUR_POINT_SMALL = math.sqrt(1.0 - math.sqrt(2.0 / 3.0))
 
 
 def standard_normal_block(key, like, n: int):
@@ -99,27 +115,64 @@ def _leaf_keys(key, like):
     return leaves, treedef, keys
 
 
-def two_point_words(key, like, n: int):
-    """The random words of ``n`` two-point steps: ``uint32`` shaped ``(ceil(n / 32),
-    *leaf.shape)`` for every leaf of ``like``; step ``i`` of a coordinate is bit ``i % 32`` of
-    its word ``i // 32`` (:func:`two_point_value`)."""
+def _packed_words(key, like, n: int, per_word: int):
+    """``uint32`` words shaped ``(ceil(n / per_word), *leaf.shape)`` for every leaf of ``like``:
+    step ``i`` of a coordinate reads field ``i % per_word`` of its word ``i // per_word``."""
     leaves, treedef, keys = _leaf_keys(key, like)
-    rows = -(-n // 32)
+    rows = -(-n // per_word)
     out = [jax.random.bits(k, (rows, *x.shape), jnp.uint32) for k, x in zip(keys, leaves,
                                                                            strict=True)]
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
+def _field(w, i, per_word: int, width: int):
+    """Bits ``[width * (i % per_word), width * (i % per_word + 1))`` of word ``i // per_word``
+    (a static read when the draw is one word per coordinate), as the low bits of a uint32."""
+    row = w[0] if w.shape[0] == 1 else jax.lax.dynamic_index_in_dim(w, i // per_word, 0, False)
+    return jnp.right_shift(row, (width * (i % per_word)).astype(jnp.uint32))
+
+
+def two_point_words(key, like, n: int):
+    """The random words of ``n`` two-point steps: ``uint32`` shaped ``(ceil(n / 32),
+    *leaf.shape)`` for every leaf of ``like``; step ``i`` of a coordinate is bit ``i % 32`` of
+    its word ``i // 32`` (:func:`two_point_value`)."""
+    return _packed_words(key, like, n, 32)
+
+
 def two_point_value(words, i, like):
     r"""The two-point increments :math:`Z = \pm 1` of step ``i`` (traced) from
     :func:`two_point_words`: :math:`Z = 1 - 2\,\mathrm{bit}_{i \bmod 32}(w_{\lfloor i/32\rfloor})`,
-    so :math:`P(Z = \pm 1) = 1/2` (Kloeden and Platen, eq. (14.1.8)). Dtypes follow ``like``."""
-    shift = (i % 32).astype(jnp.uint32)
+    so :math:`P(Z = \pm 1) = 1/2` (Kloeden and Platen, section 14.1). Dtypes follow ``like``."""
 
     def leaf(w, x):
-        row = w[0] if w.shape[0] == 1 else jax.lax.dynamic_index_in_dim(w, i // 32, 0, False)
-        bit = jnp.right_shift(row, shift) & jnp.uint32(1)
+        bit = _field(w, i, 32, 1) & jnp.uint32(1)
         return 1.0 - 2.0 * bit.astype(x.dtype)
+
+    return _tmap(leaf, words, like)
+
+
+def four_point_words(key, like, n: int):
+    """The random words of ``n`` four-point steps: ``uint32`` shaped ``(ceil(n / 10),
+    *leaf.shape)``; step ``i`` reads bits ``3 (i % 10)`` to ``3 (i % 10) + 2`` of word
+    ``i // 10`` (:func:`four_point_value`; bits 30 and 31 are unused)."""
+    return _packed_words(key, like, n, 10)
+
+
+def four_point_value(words, i, like):
+    r"""Four-point increments of step ``i`` from 3 random bits :math:`(s, u, v)`:
+    :math:`Z = (-1)^s\sqrt{1+\sqrt6}` if :math:`u = v = 1` (probability 1/4), else
+    :math:`(-1)^s\sqrt{1-\sqrt{2/3}}`. Symmetric, so every odd moment is 0, and exactly
+    :math:`E Z^2 = 1`, :math:`E Z^4 = 3`: the moment conditions of the simplified order-2.0 weak
+    scheme (Kloeden and Platen, section 14.2) with dyadic probabilities, which the three-point
+    law (probabilities 1/6, 2/3) cannot have. Dtypes follow ``like``."""
+
+    def leaf(w, x):
+        f = _field(w, i, 10, 3)
+        negative = (f & jnp.uint32(1)) == 1
+        large = (f & jnp.uint32(6)) == 6
+        a = jnp.where(large, jnp.asarray(FOUR_POINT_LARGE, x.dtype),
+                      jnp.asarray(FOUR_POINT_SMALL, x.dtype))
+        return jnp.where(negative, -a, a)
 
     return _tmap(leaf, words, like)
 
@@ -133,7 +186,7 @@ def three_point_words(key, like, n: int):
 
 
 def three_point_value(words, like):
-    r"""Three-point increments from one 32-bit word each (Kloeden and Platen, eq. (14.2.10)):
+    r"""Three-point increments from one 32-bit word each (Kloeden and Platen, section 14.2):
     :math:`Z = \pm a` with probability :math:`p/2` each and 0 with :math:`1 - p`, where
     :math:`p = T/2^{31}` (:data:`THREE_POINT_THRESHOLD`; :math:`|p - 1/3| < 2\cdot10^{-10}`),
     the sign is bit 0 (exactly symmetric) and :math:`a = p^{-1/2} = \sqrt3\,(1 - 2.3\cdot
@@ -164,6 +217,7 @@ _KINDS = {
     "two_point": _Increments(two_point_words, False, two_point_value),
     "three_point": _Increments(three_point_words, True, lambda r, i, like: three_point_value(r,
                                                                                          like)),
+    "four_point": _Increments(four_point_words, False, four_point_value),
 }
 
 
@@ -175,13 +229,31 @@ def _kind(increments: str) -> _Increments:
 
 def default_draw_every(increments: str, save_every: int) -> int:
     """Steps per draw when ``draw_every`` is not given: the whole block for Gaussian increments
-    (the historical stream), else the largest divisor of ``save_every`` not above
-    :data:`DRAW_EVERY`."""
+    (the historical stream), else ``min(save_every, DRAW_EVERY[increments])``."""
     _kind(increments)
     if increments == "gaussian":
         return save_every
-    bound = DRAW_EVERY[increments]
-    return max(m for m in range(1, min(bound, save_every) + 1) if save_every % m == 0)
+    return min(save_every, DRAW_EVERY[increments])
+
+
+def _check_draw_every(increments, save_every, draw_every):
+    m = default_draw_every(increments, save_every) if draw_every is None else int(draw_every)
+    if not 1 <= m <= save_every:
+        raise ValueError(f"draw_every must be in [1, save_every={save_every}], got {m}")
+    return m
+
+
+def _whole(kind: _Increments, m: int, save_every: int) -> bool:
+    """A block drawn in one call keyed by ``block_key`` (per-step kinds with draws of whole
+    blocks); otherwise sub-blocks keyed by ``fold_in(block_key, j)``."""
+    return kind.per_step and m == save_every
+
+
+def sub_blocks(save_every: int, m: int) -> list[tuple[int, int, int]]:
+    """``(first sub-block index, count, length)`` runs of a block: full sub-blocks of ``m``
+    steps, then one of the remainder."""
+    q, r = divmod(save_every, m)
+    return [(0, q, m)] + ([(q, 1, r)] if r else [])
 
 
 def unit_increments(key, like, n_saves: int, save_every: int, increments: str = "gaussian",
@@ -190,35 +262,26 @@ def unit_increments(key, like, n_saves: int, save_every: int, increments: str = 
     ``(n_saves * save_every, *leaf.shape)`` (for tests: moments, and path-wise checks)."""
     kind = _kind(increments)
     m = _check_draw_every(increments, save_every, draw_every)
-    steps = jnp.arange(m)
 
-    def sub(k):
-        raw = kind.draw(k, like, m)
+    def sub(k, length):
+        raw = kind.draw(k, like, length)
         if kind.per_step:
             return jax.vmap(lambda r: kind.unit(r, 0, like))(raw)
-        return jax.vmap(lambda i: kind.unit(raw, i, like))(steps)
+        return jax.vmap(lambda i: kind.unit(raw, i, like))(jnp.arange(length))
 
     def one(b):
         kb = block_key(key, b)
         if _whole(kind, m, save_every):
-            return sub(kb)
-        return jax.vmap(lambda j: sub(jax.random.fold_in(kb, j)))(jnp.arange(save_every // m))
+            return sub(kb, save_every)
+        parts = []
+        for j0, count, length in sub_blocks(save_every, m):
+            z = jax.vmap(lambda j, length=length: sub(jax.random.fold_in(kb, j), length))(
+                j0 + jnp.arange(count))
+            parts.append(_tmap(lambda a: a.reshape((-1, *a.shape[2:])), z))
+        return _tmap(lambda *a: jnp.concatenate(a), *parts)
 
     z = jax.vmap(one)(jnp.arange(n_saves))
     return _tmap(lambda a, x: a.reshape((-1, *x.shape)), z, like)
-
-
-def _check_draw_every(increments, save_every, draw_every):
-    m = default_draw_every(increments, save_every) if draw_every is None else int(draw_every)
-    if m < 1 or save_every % m:
-        raise ValueError(f"draw_every must be a divisor of save_every={save_every}, got {m}")
-    return m
-
-
-def _whole(kind: _Increments, m: int, save_every: int) -> bool:
-    """A block drawn in one call keyed by ``block_key`` (per-step kinds with draws of whole
-    blocks); otherwise sub-blocks keyed by ``fold_in(block_key, j)``."""
-    return kind.per_step and m == save_every
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,8 +340,8 @@ def scan_increments(step: Callable, y0, key, like, *, n_saves: int, save_every: 
                     observe: Callable, increments: str = "gaussian",
                     draw_every: int | None = None, progress: str | None = None):
     """:func:`scan_blocks` with the unit increments of kind ``increments`` shaped like ``like``:
-    ``y <- step(n, y, z_n)``, drawn per block or in sub-blocks of ``draw_every`` steps (module
-    docstring). Returns ``(observations, y_final)``."""
+    ``y <- step(n, y, z_n)``, drawn per block or in sub-blocks of at most ``draw_every`` steps
+    (module docstring). Returns ``(observations, y_final)``."""
     kind = _kind(increments)
     m = _check_draw_every(increments, save_every, draw_every)
     if _whole(kind, m, save_every):
@@ -286,26 +349,37 @@ def scan_increments(step: Callable, y0, key, like, *, n_saves: int, save_every: 
                            lambda k, n: kind.draw(k, like, n), n_saves=n_saves,
                            save_every=save_every, observe=observe, progress=progress)
 
-    def sub_block(j, y, k):  # j: the global index of the sub-block
-        raw = kind.draw(k, like, m)
-        n0 = j * m
+    def sub_block(n0, y, k, length):  # n0: the global index of its first step
+        raw = kind.draw(k, like, length)
         if kind.per_step:
             def inner(y, xs):
                 i, r = xs
                 return step(n0 + i, y, kind.unit(r, i, like)), None
 
-            return jax.lax.scan(inner, y, (jnp.arange(m), raw))[0]
+            return jax.lax.scan(inner, y, (jnp.arange(length), raw))[0]
 
         def inner_bits(y, i):
             return step(n0 + i, y, kind.unit(raw, i, like)), None
 
-        return jax.lax.scan(inner_bits, y, jnp.arange(m))[0]
+        return jax.lax.scan(inner_bits, y, jnp.arange(length))[0]
 
-    def sub_keys(k, n):
-        return jax.vmap(lambda j: jax.random.fold_in(k, j))(jnp.arange(n))
+    report = _progress_printer(progress, n_saves, max(1, n_saves // 10)) if progress else None
 
-    return scan_blocks(sub_block, y0, key, sub_keys, n_saves=n_saves, save_every=save_every // m,
-                       observe=observe, progress=progress)
+    def block(y, b):
+        kb = block_key(key, b)
+        for j0, count, length in sub_blocks(save_every, m):
+            def run(y, j, length=length):
+                return sub_block(b * save_every + j * m, y, jax.random.fold_in(kb, j),
+                                 length), None
+
+            y = jax.lax.scan(run, y, j0 + jnp.arange(count))[0]
+        if report is not None:
+            jax.debug.callback(report, b)
+        return y, observe(y)
+
+    y_final, obs = jax.lax.scan(block, y0, jnp.arange(n_saves))
+    obs = _tmap(lambda o0, o: jnp.concatenate([o0[None], o]), observe(y0), obs)
+    return obs, y_final
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,7 +400,7 @@ def em_step(sde, t, y, dw, dt):
 
 def platen_step(sde, t, y, z, dt):
     r"""One step of Platen's explicit order-2.0 weak scheme (Kloeden and Platen, section 15.1,
-    eq. (15.1.1), one noise per coordinate, time as a state component) with unit increments
+    one noise per coordinate, time as a state component) with unit increments
     ``z`` (:math:`\Delta\hat W = \sqrt{\Delta}\,z`):
 
     .. math::
@@ -339,7 +413,7 @@ def platen_step(sde, t, y, z, dt):
                    \big((\Delta\hat W)^2 - \Delta\big)\Delta^{-1/2}
 
     with :math:`b, g` at :math:`(t, Y)`, products coordinate by coordinate. Weak order 2 with
-    three-point or Gaussian increments when every coordinate's coefficients depend on that
+    three-point, four-point or Gaussian increments when every coordinate's coefficients depend on that
     coordinate only (for each state component: the diagonal quadratic); with coupled
     coordinates the vectorised :math:`\bar Y^\pm` omit the cross terms :math:`L^r g^j` and the
     order is 1. For additive noise (``sde.additive``) :math:`g(\bar Y^\pm) = g` and the step is
@@ -478,7 +552,7 @@ def extrapolate(coarse, fine, order: int = 1):
     order :math:`p` = ``order`` at steps :math:`\Delta` (``coarse``) and :math:`\Delta/2`
     (``fine``): :math:`(2^p E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)])/(2^p - 1)`, i.e.
     :math:`2E[\phi(Y^{\Delta/2})] - E[\phi(Y^\Delta)]` for Euler, whose error is
-    :math:`O(\Delta^{p+1})` (Talay and Tubaro 1990; Kloeden and Platen, section 14.6). Leafwise
+    :math:`O(\Delta^{p+1})` (Talay and Tubaro 1990; Kloeden and Platen, section 15.3). Leafwise
     on pytrees of arrays."""
     c = 2.0**order
     return _tmap(lambda a, b: (c * b - a) / (c - 1.0), coarse, fine)

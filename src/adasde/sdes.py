@@ -183,9 +183,10 @@ def phasewise_expected_sign(y):
     :math:`1 \le |Y| < 3/2` (:func:`adasde.theory.signsgd_phase2_constants`),
     :math:`(2/\sqrt\pi)Y` for :math:`|Y| < 1`. The jax twin of
     :func:`adasde.theory.signsgd_phase_approximation`."""
-    from adasde.theory import signsgd_phase2_constants
-
-    m, q = signsgd_phase2_constants()
+    # the chord constants of adasde.theory.signsgd_phase2_constants, inline so that SDE jobs do
+    # not depend on the theory module (tests/test_signsgd_phases.py checks they agree)
+    m = 2.0 * (math.erf(1.5) - math.erf(1.0))
+    q = math.erf(1.0) - m
     a = jnp.abs(y)
     s = jnp.sign(y)
     linear = (2.0 / math.sqrt(math.pi)) * y

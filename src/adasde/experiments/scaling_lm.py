@@ -197,7 +197,7 @@ def distinct_points(hp: dict, defined: np.ndarray, k: int) -> tuple[list, np.nda
 def check(section: dict) -> list[str]:
     """Cross-key checks of a ``scaling_lm`` section (``{simulate, analyse}`` or the simulate
     part alone), each message naming its key; also the memory a job would need."""
-    from adasde import config as adasde_config
+    from adasde import limits as adasde_config
 
     s = _sim(section)
     where = "scaling_lm.simulate" if "simulate" in section else "scaling_lm"
