@@ -4,8 +4,10 @@
 
 Prints, for the SignSGD and AdamW SDEs: ours as the pipeline runs it (``save_every = 100``);
 ours with the Brownian increments replaced by a per-path constant (no RNG in the loop: the
-integrator's own arithmetic); ours with ``save_every = 10`` (smaller draws); then the RNG-only
-cost by draw-block length; and, from the compiled HLO, the block-sized buffers of the PRNG.
+integrator's own arithmetic); ours with ``save_every = 10`` (smaller draws); ours with two-point
+increments by steps per draw (``draw_every``: 32 is one word per coordinate, read without a
+gather; 100 is four words, read with a dynamic index); then the RNG-only cost by draw-block
+length; and, from the compiled HLO, the block-sized buffers of the PRNG.
 """
 
 from __future__ import annotations
@@ -63,6 +65,28 @@ def integrator(name: str, d: int, paths: int, steps: int, save_every: int, rng: 
     return lambda key: jax.vmap(one)(jax.random.split(key, paths))
 
 
+def two_point(name: str, d: int, paths: int, steps: int, draw_every: int):
+    """Ours with two-point increments drawn ``draw_every`` steps at a time (save_every = 100)."""
+    import jax
+
+    from adasde import integrate, sdes
+
+    q, x0 = bs.problem(d)
+    hp = bs.HP[name]
+    sde = sdes.make(name, q.grad, hp, 1.0)
+
+    def fn(key):
+        def one(k):
+            return integrate.solve(sde, x0, k, dt=hp["eta"], n_saves=steps // 100,
+                                   save_every=100, increments="two_point",
+                                   draw_every=draw_every, observe=lambda y: q.loss(y[0])
+                                   ).observations
+
+        return jax.vmap(one)(jax.random.split(key, paths))
+
+    return fn, (jax.random.key(0),)
+
+
 def main(argv=None) -> int:
     import jax
 
@@ -79,6 +103,10 @@ def main(argv=None) -> int:
                                ("ours, save_every=10", 10, True)):
             t = cpu_seconds(integrator(name, a.d, a.paths, a.steps, se, rng), key)
             print(f"  {name:8s} {label:28s} {t:7.3f}", flush=True)
+        for de in (32, 100):
+            fn, args = two_point(name, a.d, a.paths, a.steps, de)
+            t = cpu_seconds(fn, *args)
+            print(f"  {name:8s} {f'ours 2-point, draw_every={de}':28s} {t:7.3f}", flush=True)
     for block in (1, 5, 10, 25, 100):
         fn, args = bs.rng_peer(a.d, a.paths, a.steps, block, per_step=False)
         print(f"  RNG only, blocks of {block:3d} steps         {cpu_seconds(fn, *args):7.3f}",

@@ -385,6 +385,9 @@ def run_case(sde_name: str, size: str, profile: str = "cpu", spec: dict | None =
                 ok_steps = bool(np.all(np.asarray(n_steps) == steps))
                 checks[p] += f"; diffrax steps {'= ' if ok_steps else '!= '}{steps}"
 
+    def cpu(k):
+        return times[k]["cpu_s"]
+
     records = []
     for r in spec["peers"]:
         mine, p = RECORDS[r]
@@ -392,6 +395,12 @@ def run_case(sde_name: str, size: str, profile: str = "cpu", spec: dict | None =
                                      mine == "ours2p" and p == "ubp" else "") if c)
         if p == "vbt":
             note += "; one timed run (about 40 draws per step)"
+        if r == "ubp":
+            note += "; for information: issue 12 sets the 3x target for two-point increments"
+        if r == "bits" and "norng" in times:
+            note += (f"; bound: the step arithmetic, not the RNG: CPU s ours two-point "
+                     f"{cpu('ours2p'):.3g}, the same without RNG {cpu('norng'):.3g}, the bits "
+                     f"alone {cpu('bits'):.3g} ({100 * cpu('bits') / cpu('ours2p'):.0f}% of ours)")
         records.append(record(
             f"{label} {RECORD_NAMES[r]}", times[mine]["min_s"], PEER_LABELS[r],
             times[p]["min_s"], work, "path-coordinate-steps", dev, TARGETS.get(r),
