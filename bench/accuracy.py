@@ -49,7 +49,7 @@ PARAMS = {
 }
 SIZES = {
     "cpu": {"d": 100, "paths": 4000, "repeats": 3},
-    "gpu": {"d": 1000, "paths": 20000, "repeats": 5},
+    "gpu": {"d": 1000, "paths": 10000, "repeats": 5},
     "quick": {"d": 4, "paths": 16, "repeats": 1},
 }
 TARGET = 5.0

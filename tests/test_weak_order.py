@@ -55,7 +55,7 @@ def test_two_point_increment_moments(x64):
     assert abs((z[:, 1:] * z[:, :-1]).mean()) < 4 / math.sqrt(n)
     # sub-blocks: the same law with a different stream
     z2 = _flat(integrate.unit_increments(jax.random.key(0), jnp.zeros(d), n_saves, save_every,
-                                         "two_point", draw_every=32))
+                                         "two_point", draw_every=16))
     assert abs(z2.mean()) < 4 / math.sqrt(n) and not np.array_equal(z, z2)
 
 
@@ -284,8 +284,10 @@ def test_weak_order_linear_eq2(x64, scheme, increments, dts, order):
 def test_talay_tubaro_extrapolation_of_two_point_euler(x64):
     """2 E[dt/2] - E[dt] of two-point Euler on the OU's E X^2: closed form of the extrapolated
     relative error 2 e(dt/2) - e(dt) with e(dt) = dt / (2 - dt): -0.167, -0.0278, -0.0059 at
-    dt = 0.8, 0.4, 0.2 (local orders 2.58, 2.25, tending to 2). Each measured value agrees with
-    it within 4 standard errors, and the fitted order is 2.4 +- 0.3 (Euler alone: 1)."""
+    dt = 0.8, 0.4, 0.2 (local orders 2.58, 2.25, tending to 2; 2.42 fitted over the three).
+    Each measured value agrees with it within 4 standard errors, and the fitted order lies in
+    (2.1, 2.7) (Euler alone: 1); the smaller steps where it is within 0.25 of 2 would need
+    errors below 1e-3, beyond this test's Monte-Carlo budget."""
     dts = np.array([0.8, 0.4, 0.2])
     all_dts = np.concatenate([dts, dts / 2])
     means, ses = stationary_means(_ou(), OU_D, _moments, all_dts, scheme="euler",
