@@ -44,7 +44,7 @@ PARTITION = "adasde"
 DEBIAN_PACKAGES = ["slurm-wlm", "munge"]
 SLURM_TOOLS = ["slurmctld", "slurmd", "sbatch", "srun", "squeue", "sinfo", "scancel", "munged",
                "munge", "unmunge"]
-SNAKEMAKE_TIMEOUT_S = 900
+SNAKEMAKE_TIMEOUT_S = 1800
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -257,8 +257,9 @@ JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 ReturnToService=2
-# squeue (the profile's status command) lists finished jobs for MinJobAge seconds.
-MinJobAge=600
+# squeue (the profile's status command, and this test) lists finished jobs for MinJobAge
+# seconds: an hour, longer than the whole smoke run on a loaded 2-core machine.
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 {node_line()}
