@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adasde import artifacts, plotting, theory
+from adasde import plotting, theory
 from adasde.claims import Claim
 from adasde.figures import stats
 
@@ -69,17 +69,9 @@ NO_DECAY = {"adamw": "adam", "rmspropw": "rmsprop"}
 # ------------------------------------------------------------------------------------- load
 def load(inputs: dict) -> dict:
     """Read exactly the artifacts ``inputs`` ({"<optimizer>_<kind>": path.npz}). Returns
-    ``{"runs": {(opt, kind): arrays}, "metas": {stem: meta}, "section": simulate section}``."""
-    if not inputs:
-        raise ValueError(f"{FIGURE}: no input artifacts")
-    runs, metas = {}, {}
-    for stem, path in sorted(inputs.items()):
-        opt, kind = stem.rsplit("_", 1)
-        if kind not in KINDS:
-            raise ValueError(f"{FIGURE}: artifact {stem!r} is not <optimizer>_<optim|sde>")
-        runs[opt, kind], metas[stem] = artifacts.load(path)
-    section = next(iter(metas.values()))["config"]
-    return {"runs": runs, "metas": metas, "section": section}
+    ``{"runs": {(opt, kind): arrays}, "metas": {stem: meta}, "section": simulate section}``
+    (:func:`adasde.figures.stats.load_optimizer_kinds`)."""
+    return stats.load_optimizer_kinds(FIGURE, inputs, KINDS)
 
 
 # ---------------------------------------------------------------------------- closed forms

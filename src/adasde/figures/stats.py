@@ -178,3 +178,22 @@ def hitting_samples_boot(x, runs, level, n_boot: int = 200, seed: int = 0):
     ok = np.isfinite(boots)
     se = float(boots[ok].std(ddof=1)) if ok.sum() > 1 else float("nan")
     return value, se
+
+
+def load_optimizer_kinds(figure: str, inputs: dict, kinds) -> dict:
+    """Read exactly the artifacts ``inputs`` ({"<optimizer>_<kind>": path.npz}) of a figure
+    with one artifact per optimizer and kind. Returns ``{"runs": {(opt, kind): arrays},
+    "metas": {stem: meta}, "section": simulate section}``."""
+    from adasde import artifacts
+
+    if not inputs:
+        raise ValueError(f"{figure}: no input artifacts")
+    runs, metas = {}, {}
+    for stem, path in sorted(inputs.items()):
+        opt, kind = stem.rsplit("_", 1)
+        if kind not in kinds:
+            raise ValueError(f"{figure}: artifact {stem!r} is not "
+                             f"<optimizer>_<{'|'.join(kinds)}>")
+        runs[opt, kind], metas[stem] = artifacts.load(path)
+    section = next(iter(metas.values()))["config"]
+    return {"runs": runs, "metas": metas, "section": section}
