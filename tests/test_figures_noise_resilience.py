@@ -158,3 +158,33 @@ def test_diverged_runs_fail_their_claims():
     fig = F.plot(m)  # every optimizer drawn; diverged runs annotated, not drawn
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 4
     assert any("diverged" in t.get_text() for t in fig.axes[1].texts)
+
+
+def _with_pair(d, opt, move, runs=16, seed=3):
+    """Add the coupled (dt, dt/2) pair to (opt, "sde"): the fine chain at the SDE's level and
+    the coarse chain ``move`` (relative) above it, with a small path-wise difference."""
+    rng = np.random.default_rng(seed)
+    fine = arrays(level(opt, "sde"), runs=runs, seed=seed)["loss"]
+    coarse = fine * (1 + move + 0.002 * rng.standard_normal(fine.shape[:2] + (1,)))
+    d["runs"][opt, "sde"] = {**d["runs"][opt, "sde"], "conv_loss_coarse": coarse,
+                             "conv_loss_fine": fine}
+    return d
+
+
+def test_convergence_in_dt_holds_when_the_pair_agrees_and_fails_when_it_moves():
+    tol, frac = F.DEFAULTS["tolerance"], F.DEFAULTS["convergence_fraction"]
+    d = _with_pair(_with_pair(data(), "sgd", 0.0), "adamw", 2 * frac * tol, seed=4)
+    _, c = run(d)
+    for s in SIGMAS:
+        ok, moved = c[f"sgd_sde_converged_dt_sigma{s:g}"], c[f"adamw_sde_converged_dt_sigma{s:g}"]
+        assert ok.verdict == "holds" and ok.discriminates, (ok.interval, ok.band)
+        assert ok.band == pytest.approx([-frac * tol, frac * tol])
+        assert ok.alternative_value == tol and ok.runs == 16
+        # a move of twice the allowed fraction (equal to the tolerance) fails
+        assert moved.verdict == "fails", (moved.measured, moved.band)
+        assert moved.measured == pytest.approx(2 * frac * tol, abs=2e-3)
+    # no pair in the artifact (signsgd, adam): no convergence claim, never a silent pass
+    assert not any(k.startswith(("signsgd_sde_converged", "adam_sde_converged")) for k in c)
+    # the fraction is an analysis setting
+    _, c2 = run(d, {"convergence_fraction": 1.0})
+    assert c2["adamw_sde_converged_dt_sigma1"].band == pytest.approx([-tol, tol])

@@ -152,3 +152,24 @@ def test_plot():
     m, _ = run(data())
     fig = F.plot(m)
     assert len(fig.axes) == 8
+
+
+def test_convergence_in_dt_of_the_sde_variance():
+    """The coupled (dt, dt/2) pair: a coarse chain equal to the fine one up to path noise holds;
+    one whose variance is larger by the whole tolerance fails (fraction 0.5)."""
+    tol, frac = F.DEFAULTS["tolerance"], F.DEFAULTS["convergence_fraction"]
+    d = data()
+    rng = np.random.default_rng(5)
+    for opt, move in (("sgd", 0.0), ("signsgd", tol)):
+        fine = d["runs"][opt, "sde"]["x2_mean"][:, :16]
+        coarse = fine * (1 + move + 0.002 * rng.standard_normal(fine.shape))
+        d["runs"][opt, "sde"] = {**d["runs"][opt, "sde"], "conv_x2_mean_coarse": coarse,
+                                 "conv_x2_mean_fine": fine}
+    _, c = run(d)
+    for s in SIGMAS:
+        for li in LAM:
+            ok = c[f"sgd_sde_var_converged_dt_sigma{s:g}_lam{li:g}"]
+            bad = c[f"signsgd_sde_var_converged_dt_sigma{s:g}_lam{li:g}"]
+            assert ok.verdict == "holds" and ok.discriminates, (ok.interval, ok.band)
+            assert bad.verdict == "fails" and bad.band == pytest.approx([-frac * tol, frac * tol])
+    assert not any(k.startswith(("adam_sde_var_converged", "adamw_sde_var_converged")) for k in c)

@@ -306,3 +306,41 @@ def test_talay_tubaro_extrapolation_of_two_point_euler(x64):
     out = integrate.talay_tubaro(lambda h: {"e": e(h)}, 0.4)
     np.testing.assert_allclose(out["extrapolated"]["e"], predicted[1], rtol=1e-12)
     np.testing.assert_allclose(out["correction"]["e"], predicted[1] - e(0.2), rtol=1e-12)
+
+
+# ------------------------------------------------------------------- the coupled pair (dt, dt/2)
+def test_coupled_pair_has_each_schemes_law_and_a_low_variance_difference(x64):
+    """``solve_pair`` on the OU process dX = -lam X dt + sig dW, X0 = x0: each chain has the
+    exact law of Euler-Maruyama at its own step (mean a^n x0, variance sig^2 h (1 - a^{2n}) /
+    (1 - a^2) with a = 1 - lam h, checked within 4 standard errors), the averages are each
+    chain's own time averages, and on one path the coarse-fine difference of X_T^2 has a
+    variance far below that of two independent chains (the point of the coupling)."""
+    lam, sig, x0, dt, n_saves, save_every, paths = 2.0, 0.5, 1.0, 0.05, 4, 10, 20000
+    q = Quadratic(jnp.full((1,), lam))
+    sde = sdes.sgd_sde(q.grad, 1.0, sig)
+    keys = jax.random.split(jax.random.key(3), paths)
+    sol = jax.jit(jax.vmap(lambda k: integrate.solve_pair(
+        sde, jnp.full((1,), x0), k, dt=dt, n_saves=n_saves, save_every=save_every,
+        average=(lambda y: y[0] ** 2, 20))))(keys)
+    n = n_saves * save_every
+    for chain, h, steps in ((sol.coarse, dt, n), (sol.fine, dt / 2, 2 * n)):
+        a = 1 - lam * h
+        x_t = np.asarray(chain.observations[:, -1, 0])  # (paths, n_saves + 1, d)
+        mean, var = a**steps * x0, sig**2 * h * (1 - a ** (2 * steps)) / (1 - a**2)
+        assert abs(x_t.mean() - mean) < 4 * math.sqrt(var / paths)
+        assert abs(x_t.var() - var) < 4 * var * math.sqrt(2 / paths)
+        # the first observation is x0 for both chains
+        np.testing.assert_array_equal(np.asarray(chain.observations[:, 0]), x0)
+    # time averages over each chain's own grid from coarse step 20 (t = 1) on
+    exp_c = np.mean([(1 - lam * dt) ** (2 * k) * x0**2 + sig**2 * dt * (1 - (1 - lam * dt)
+                     ** (2 * k)) / (1 - (1 - lam * dt) ** 2) for k in range(20, n)])
+    hf = dt / 2
+    exp_f = np.mean([(1 - lam * hf) ** (2 * k) * x0**2 + sig**2 * hf * (1 - (1 - lam * hf)
+                     ** (2 * k)) / (1 - (1 - lam * hf) ** 2) for k in range(40, 2 * n)])
+    for avg, expected in ((sol.coarse.average, exp_c), (sol.fine.average, exp_f)):
+        avg = np.asarray(avg)[:, 0]
+        assert abs(avg.mean() - expected) < 4 * avg.std() / math.sqrt(paths)
+    # the coupling: Var(X_c^2 - X_f^2) on one path is < 1/10 of the independent-chains value
+    xc2 = np.asarray(sol.coarse.observations[:, -1, 0]) ** 2
+    xf2 = np.asarray(sol.fine.observations[:, -1, 0]) ** 2
+    assert np.var(xc2 - xf2) < 0.1 * (np.var(xc2) + np.var(xf2))

@@ -17,8 +17,7 @@ FIGURE = "noise_resilience"
 def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -> None:
     """Run ``optimizer`` (kind ``optim``) or its SDE (kind ``sde``) for every sigma of the
     section and save the artifact at ``out_path`` (:func:`quadratic.sigma_grid_job`)."""
-    quadratic.sigma_grid_job(config, FIGURE, optimizer, kind, out_path, log=log,
-                             substeps=config[FIGURE].get("sde_substeps", 1))
+    quadratic.sigma_grid_job(config, FIGURE, optimizer, kind, out_path, log=log)
 
 
 def check(section: dict) -> list[str]:

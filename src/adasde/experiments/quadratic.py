@@ -114,6 +114,71 @@ def simulate(lam, x0, hp, sigma, key, *, name: str, kind: str, runs: int, n_save
     return out
 
 
+@partial(jax.jit, static_argnames=("name", "runs", "n_saves", "save_every", "substeps", "noise",
+                                   "progress", "moments_from"))
+def simulate_pair(lam, x0, hp, sigma, key, *, name: str, runs: int, n_saves: int,
+                  save_every: int, substeps: int = 1, noise: str = "gaussian", nu=None,
+                  progress: str | None = None, moments_from: int | None = None):
+    r"""The convergence-in-dt check of SDE ``name``: :func:`adasde.integrate.solve_pair` at
+    :math:`\Delta t = \eta/k` (``substeps`` k, the step of :func:`simulate`) and at
+    :math:`\Delta t/2` on the same Brownian path, for every grid point and ``runs`` paths.
+
+    Returns ``{"loss_coarse", "loss_fine"}`` (G, R, n_saves + 1) on the saved grid of
+    :func:`simulate`, and with ``moments_from`` (a step index :math:`k_0`) also
+    ``"x_mean_coarse"``, ``"x2_mean_coarse"``, ``"x_mean_fine"``, ``"x2_mean_fine"`` (G, R, d),
+    each chain's time averages of :math:`X_t` and :math:`X_t^2` over
+    :math:`[k_0\eta, N\eta)` on its own grid.
+    """
+    q = Quadratic(lam)
+
+    def one(hp_g, sigma_g, k):
+        sde = sdes.make(name, q.grad, hp_g, sigma_g, noise=noise, nu=nu)
+        average = None
+        if moments_from is not None:
+            average = (lambda y: (y[0], y[0] * y[0]), moments_from * substeps)
+        sol = integrate.solve_pair(
+            sde, x0, k, dt=hp_g["eta"] / substeps, n_saves=n_saves,
+            save_every=save_every * substeps, observe=lambda y: q.loss(y[0]), average=average,
+            progress=progress)
+        return sol.coarse.observations, sol.fine.observations, sol.coarse.average, \
+            sol.fine.average
+
+    G = sigma.shape[0]
+    keys = jax.random.split(key, G * runs).reshape(G, runs)
+    lc, lf, ac, af = jax.vmap(lambda h, s, kg: jax.vmap(lambda k: one(h, s, k))(kg))(
+        hp, sigma, keys)
+    out = {"loss_coarse": lc, "loss_fine": lf}
+    if moments_from is not None:
+        out["x_mean_coarse"], out["x2_mean_coarse"] = ac
+        out["x_mean_fine"], out["x2_mean_fine"] = af
+    return out
+
+
+def run_pair(lam, x0, hp: dict, sigma, key, *, name, runs, n_saves, save_every, substeps=1,
+             noise="gaussian", nu=None, dtype=jnp.float32, log=print,
+             moments_from=None) -> dict:
+    """Host wrapper of :func:`simulate_pair` (casts, logs, numpy arrays), as :func:`run`."""
+    sigma = jnp.asarray(sigma, dtype)
+    G = sigma.shape[0]
+    lam = jnp.asarray(lam, dtype)
+    x0 = jnp.broadcast_to(jnp.asarray(x0, dtype), lam.shape)
+    log(f"[adasde] sde {name}: convergence pair dt = eta/{substeps} and eta/{2 * substeps} on "
+        f"the same Brownian paths, {G} grid points x {runs} paths")
+    t0 = time.perf_counter()
+    out = simulate_pair(lam, x0, hp_grid(hp, G, dtype), sigma, key, name=name, runs=runs,
+                        n_saves=n_saves, save_every=save_every, substeps=substeps, noise=noise,
+                        nu=nu, progress=f"sde {name} (dt pair)",
+                        moments_from=None if moments_from is None else int(moments_from))
+    out = {k: np.asarray(v) for k, v in jax.block_until_ready(out).items()}
+    log(f"[adasde] sde {name}: convergence pair done in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def pair_key(key):
+    """The PRNG key of a job's convergence pair, independent of its main run's ``key``."""
+    return jax.random.fold_in(key, stable_id("convergence"))
+
+
 def _accumulate_moments(opt, k0: int):
     """Wrap ``opt`` so that its state also sums :math:`x_k` and :math:`x_k^2` over steps
     :math:`k \\ge k_0` (``update`` sees :math:`x_k` as ``params``); state ``(inner, k, s1, s2)``."""
@@ -184,12 +249,13 @@ def run(lam, x0, hp: dict, sigma, key, *, name, kind, runs, n_saves, save_every,
 
 
 def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_path, *,
-                   log=print, substeps: int = 1, moments_from: int | None = None,
+                   log=print, moments_from: int | None = None,
                    extra_arrays: dict | None = None) -> None:
     """The job of a figure whose section runs every optimizer over a grid of noise levels
-    (keys problem, x0, batch_size, sigmas, iterations, save_every, runs, optimizers): run
-    ``optimizer`` (kind ``optim``) or its SDE (kind ``sde``, ``substeps`` Euler-Maruyama steps
-    per optimizer step) for every sigma and save :func:`run`'s arrays plus ``sigmas``,
+    (keys problem, x0, batch_size, sigmas, iterations, save_every, runs, optimizers,
+    sde_substeps, convergence_runs): run ``optimizer`` (kind ``optim``) or its SDE (kind
+    ``sde``, ``sde_substeps`` Euler-Maruyama steps per optimizer step, plus
+    :func:`convergence_pair`) for every sigma and save :func:`run`'s arrays plus ``sigmas``,
     ``iterations``, ``lam`` and ``extra_arrays`` at ``out_path``."""
     section = config[figure]
     if optimizer not in section["optimizers"]:
@@ -204,8 +270,13 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
     out, wall = run(
         lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key, name=optimizer,
         kind=kind, runs=section["runs"], n_saves=n_saves, save_every=section["save_every"],
-        substeps=substeps if kind == "sde" else 1, dtype=dtype, log=log,
+        substeps=section.get("sde_substeps", 1) if kind == "sde" else 1, dtype=dtype, log=log,
         moments_from=moments_from)
+    if kind == "sde":
+        out.update(convergence_pair(
+            section, lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key,
+            name=optimizer, n_saves=n_saves, save_every=section["save_every"], dtype=dtype,
+            log=log, moments_from=moments_from))
     arrays = {
         **out,
         "sigmas": sigmas,
@@ -218,6 +289,20 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
                                 wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
+
+
+def convergence_pair(section: dict, lam, x0, hp: dict, sigma, key, *, name: str, n_saves: int,
+                     save_every: int, noise: str = "gaussian", nu=None, dtype=np.float32,
+                     log=print, moments_from: int | None = None) -> dict:
+    """The arrays an SDE job adds for its convergence-in-dt claim: :func:`run_pair` at
+    ``dt = eta / sde_substeps`` and half of it on ``convergence_runs`` paths of the section
+    (key :func:`pair_key`), each output prefixed ``conv_`` (``conv_loss_coarse``,
+    ``conv_loss_fine``, and with ``moments_from`` the moments)."""
+    out = run_pair(lam, x0, hp, sigma, pair_key(key), name=name,
+                   runs=section.get("convergence_runs", 16), n_saves=n_saves,
+                   save_every=save_every, substeps=section.get("sde_substeps", 1), noise=noise,
+                   nu=nu, dtype=dtype, log=log, moments_from=moments_from)
+    return {f"conv_{k}": v for k, v in out.items()}
 
 
 def common_checks(where: str, sim: dict) -> list[str]:

@@ -31,6 +31,12 @@ The claims, each with the alternative it must rule out (docs/paper.md 3.3, docs/
   is its own stationary loss (the discrete-time form of its Euler-Maruyama scheme with
   :math:`\Delta t = \eta`, or the continuous closed form when ``sde_substeps > 1``); each names
   the other's value as its alternative.
+* ``<opt>_sde_converged_dt_sigma<s>``: the SDE's plateau is converged in the step: on the
+  coupled pair of the job (Euler-Maruyama at :math:`\Delta t = \eta/k`, ``sde_substeps`` k, and
+  at :math:`\Delta t/2` on the same Brownian paths, :func:`adasde.integrate.solve_pair`) the
+  per-path plateau moves by at most ``convergence_fraction`` times ``tolerance`` (relative) when
+  the step halves (:func:`adasde.figures.stats.convergence_claim`). Alternative: a
+  discretisation error as large as the band of the plateau claims.
 * ``<opt>_<kind>_plateau_exponent``: the least-squares exponent of plateau against
   :math:`\sigma` (standard error from the plateaus' errors) equals the exponent of the kind's
   own closed forms over the same :math:`\sigma`, within ``exponent_tolerance`` (absolute).
@@ -60,7 +66,8 @@ from adasde.figures import stats
 FIGURE = "noise_resilience"
 ORDER = ["sgd", "signsgd", "rmsprop", "rmspropw", "adam", "adamw"]
 KINDS = ("optim", "sde")
-DEFAULTS = {"plateau_fraction": 0.25, "tolerance": 0.05, "exponent_tolerance": 0.1}
+DEFAULTS = {"plateau_fraction": 0.25, "tolerance": 0.05, "exponent_tolerance": 0.1,
+            "convergence_fraction": 0.5}
 EQ2 = ("adam", "adamw")  # optimizers whose SDE is the poster's eq. (2) with its look-ahead
 DECAY = ("adamw", "rmspropw")  # decoupled weight decay: saturating plateau, the cap
 NO_DECAY = {"adamw": "adam", "rmspropw": "rmsprop"}
@@ -177,6 +184,13 @@ def measure(data: dict, analyse: dict) -> dict:
                               "diverged": stats.diverged(L).sum(axis=-1), "runs": L.shape[1]}
         loss[opt, kind] = L
 
+    # the coupled (dt, dt/2) pair of every SDE job: per-path plateaus (sigma, path) of each chain
+    convergence = {}
+    for (opt, kind), a in runs.items():
+        if opt in optimizers and kind == "sde" and "conv_loss_coarse" in a:
+            convergence[opt] = (stats.plateau(a["conv_loss_coarse"], frac)[2],
+                                stats.plateau(a["conv_loss_fine"], frac)[2])
+
     forms = {}
     for opt in optimizers:
         hp = _hp(section, opt)
@@ -203,7 +217,8 @@ def measure(data: dict, analyse: dict) -> dict:
     return {"lam": lam, "sigmas": sigmas, "iterations": iters, "batch_size": B,
             "substeps": substeps, "settings": settings, "optimizers": optimizers,
             "hp": {o: dict(_hp(section, o)) for o in optimizers}, "loss": loss,
-            "plateau": plateau, "forms": forms, "exponent": exponent}
+            "plateau": plateau, "forms": forms, "exponent": exponent,
+            "convergence": convergence}
 
 
 # ----------------------------------------------------------------------------------- claims
@@ -293,6 +308,14 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                         runs=n, alternative="a run diverges", alternative_value=1.0 / n,
                         note=f"{ndiv} runs diverged (NaN/inf) with {hp}, batch_size={B}; drawn "
                              "as diverged, excluded from the curves")
+            if kind == "sde" and opt in m.get("convergence", {}):
+                coarse, fine = m["convergence"][opt]
+                dt = "eta" if m["substeps"] == 1 else f"eta/{m['substeps']}"
+                for j, s in enumerate(sigmas):
+                    out.append(stats.convergence_claim(
+                        FIGURE, f"{opt}_sde_converged_dt_sigma{_sig(s)}",
+                        f"{label} SDE plateau at sigma={s:g}", coarse[j], fine[j],
+                        tolerance=tol, fraction=settings["convergence_fraction"], dt_label=dt))
             slope, sse, pred = m["exponent"][opt, kind]
             alt_name, alt = exponent_alternative(opt)
             own = "docs/paper.md 3.3 limits" if kind == "optim" or opt not in EQ2 else \

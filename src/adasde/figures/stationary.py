@@ -34,6 +34,13 @@ must rule out; the relative band is ``tolerance``:
 * ``<adam|adamw>_sde_var_sigma<s>_lam<l>`` (``paper_form``): the SDE has Lemma C.52/C.57's
   variance, paired with ``..._sde_var_eq2_...`` (``correction``): the discrete-time form of the
   Euler-Maruyama scheme of eq. (2) with :math:`\Delta t = \eta` (look-ahead; docs/theory.md).
+* ``<opt>_sde_var_converged_dt_sigma<s>_lam<l>``: the SDE's stationary variance is converged
+  in the step: on the job's coupled pair (Euler-Maruyama at :math:`\Delta t = \eta/k` and
+  :math:`\Delta t/2` on the same Brownian paths, :func:`adasde.integrate.solve_pair`) the
+  per-path time average of :math:`x^2` moves by at most ``convergence_fraction`` times
+  ``tolerance`` (relative) when the step halves. Alternative: a discretisation error as large
+  as the band of the variance claims (where it fails, the SDE's plotted variance is its
+  scheme's, not the SDE's; the ``var_eq2`` corrections compare with that scheme's own form).
 * ``<opt>_<kind>_var_paper_joint`` (``paper_form``) / ``<opt>_<kind>_var_discrete_joint``
   (``correction``): all :math:`n` points at once, the mean of
   :math:`z^2 = ((\mathrm{measured}-\mathrm{form})/\mathrm{s.e.})^2` is at most the 0.999 quantile
@@ -63,7 +70,7 @@ FIGURE = "stationary"
 ORDER = ["sgd", "signsgd", "adam", "adamw"]
 KINDS = ("optim", "sde")
 DEFAULTS = {"tolerance": 0.05, "exponent_tolerance": 0.1, "order_eta_tolerance": 0.2,
-            "joint_quantile": 0.999}
+            "joint_quantile": 0.999, "convergence_fraction": 0.5}
 EQ2 = ("adam", "adamw")
 
 
@@ -165,7 +172,7 @@ def measure(data: dict, analyse: dict) -> dict:
     FL = np.ones_like(fine)[:, None] * lam
     hp = {o: dict(section["optimizers"][o]) for o in optimizers}
 
-    est, nruns, nonfinite, scatter, burn = {}, {}, {}, {}, []
+    est, nruns, nonfinite, scatter, burn, convergence = {}, {}, {}, {}, [], {}
     scatter_sigma = settings.get("scatter_sigma", float(np.median(sigmas)))
     j_sc = int(np.argmin(np.abs(np.log(sigmas / scatter_sigma))))
     for (opt, kind), a in sorted(runs.items()):
@@ -173,6 +180,9 @@ def measure(data: dict, analyse: dict) -> dict:
             continue
         x2 = np.asarray(a["x2_mean"], float)
         est[opt, kind] = variance_estimate(x2)
+        if kind == "sde" and "conv_x2_mean_coarse" in a:  # the coupled (dt, dt/2) pair
+            convergence[opt] = (np.asarray(a["conv_x2_mean_coarse"], float),
+                                np.asarray(a["conv_x2_mean_fine"], float))
         nruns[opt, kind] = x2.shape[-2]
         nonfinite[opt, kind] = int((~np.isfinite(x2)).any(axis=-1).sum())
         scatter[opt, kind] = np.asarray(a["x_final"], float)[j_sc]
@@ -198,7 +208,8 @@ def measure(data: dict, analyse: dict) -> dict:
             "optimizers": optimizers, "hp": hp, "est": est, "runs": nruns,
             "nonfinite": nonfinite, "forms": grid, "fine": {"sigmas": fine, "forms": fine_forms},
             "scatter": scatter, "scatter_sigma": float(sigmas[j_sc]), "slope": slope,
-            "burn_in": burn}
+            "burn_in": burn, "convergence": convergence,
+            "substeps": int(section.get("sde_substeps", 1))}
 
 
 # ----------------------------------------------------------------------------------- claims
@@ -274,6 +285,18 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                             measured=mean[j, i], predicted=spec["pred"][j, i], tolerance=tol,
                             stderr=se[j, i], runs=n, alternative=spec["alt_name"],
                             alternative_value=spec["alt"][j, i], note=note)
+            # the SDE's variance is converged in dt (the coupled pair of the job)
+            if kind == "sde" and opt in m.get("convergence", {}):
+                coarse, fine = m["convergence"][opt]
+                k = m.get("substeps", 1)
+                for j, s in enumerate(sigmas):
+                    for i, li in enumerate(lam):
+                        out.append(stats.convergence_claim(
+                            FIGURE, f"{opt}_sde_var_converged_dt_sigma{s:g}_lam{li:g}",
+                            f"{name} SDE stationary variance of the coordinate with "
+                            f"lambda={li:g} at sigma={s:g}", coarse[j, :, i], fine[j, :, i],
+                            tolerance=tol, fraction=settings["convergence_fraction"],
+                            dt_label="eta" if k == 1 else f"eta/{k}"))
             # the SignSGD O(eta a) term: docs/paper.md 3.3's factor against the discrete recursion
             if opt == "signsgd":
                 x = m["hp"][opt]["eta"] * theory.SQRT_2_OVER_PI * lam[None, :] / (
