@@ -5,6 +5,7 @@ fails when it should)."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -18,6 +19,11 @@ X0, S, T_END, DT_SAVE, R = 5.0, 1.0, 8.0, 0.01, 64
 
 
 def mean_path(phase1_speed=1.0, phase3="erf"):
+    return _mean_path(phase1_speed, phase3).copy()
+
+
+@lru_cache(maxsize=8)
+def _mean_path(phase1_speed=1.0, phase3="erf"):
     """The mean path of each coordinate, x(t) (times, d): Euler at dt = 1e-4 of
     dx/dt = -A(Y), Y = lam x/(sqrt2 s), with A = erf(Y) (times ``phase1_speed`` where
     |Y| >= 3/2) and, where |Y| < 1, ``phase3``: erf(Y), its linearisation 2Y/sqrt(pi), or half
@@ -40,7 +46,11 @@ def mean_path(phase1_speed=1.0, phase3="erf"):
     return np.array(out)
 
 
-def make_data(seed=0, **kw):
+def make_data(seed=0, pair=None, **kw):
+    """Synthetic artifacts of the three kinds; ``pair`` (a dict of :func:`mean_path` keywords
+    for the coarse chain, ``{}`` for the same dynamics as the fine one) adds the coupled
+    (dt, dt/2) pair of 16 paths to both SDE kinds (the fine chain follows ``kw``'s dynamics,
+    each chain the same per-path noise: one Brownian path)."""
     rng = np.random.default_rng(seed)
     m = mean_path(**kw)
     t = np.arange(m.shape[0]) * DT_SAVE
@@ -50,6 +60,14 @@ def make_data(seed=0, **kw):
         loss = 0.5 * np.sum(LAM * x * x, axis=-1)
         arrays[kind] = {"x": x, "loss": loss, "times": t, "lam": LAM, "x0": np.full(2, X0),
                         "sigma_eff": np.float64(S)}
+        if pair is not None and kind != "optim":
+            noise = 1e-4 * rng.standard_normal((16, *m.shape))
+            xf = m[None] + noise
+            xc = mean_path(**{**kw, **pair})[None] + noise
+            arrays[kind].update({
+                "conv_x_coarse": xc, "conv_x_fine": xf,
+                "conv_loss_coarse": 0.5 * np.sum(LAM * xc * xc, axis=-1),
+                "conv_loss_fine": 0.5 * np.sum(LAM * xf * xf, axis=-1)})
     cfg = {"sigma": S, "batch_size": 1, "eta": 0.001, "x0": X0}
     metas = {k: {"config": cfg, "seed": 0} for k in F.KINDS}
     return {"arrays": arrays, "metas": metas, "config": cfg}
@@ -146,3 +164,88 @@ def test_load_and_plot(tmp_path, good):
     assert m["markers"]["optim"]["min_32"] < m["markers"]["optim"]["max_32"]
     fig = F.plot(m)
     assert len(fig.axes) >= 3
+
+
+# ------------------------------------------------------------------ convergence in dt
+CONVERGED = ["sde_loss_converged_dt", "phasewise_loss_converged_dt"] + [
+    f"{q}_sde_coord{i}_converged_dt" for i in (1, 2) for q in ("phase3_rate", "phase3_transit")] + [
+    f"phase1_coord{i}_sde_converged_dt" for i in (1, 2)]
+
+
+def test_worst_time_and_linearised_values():
+    rng = np.random.default_rng(5)
+    fine = 1.0 + 0.01 * rng.standard_normal((16, 50))
+    coarse = fine.copy()
+    coarse[:, 30] += 0.2
+    coarse[:, 10] += 0.5
+    coarse[3, :] = np.nan  # a non-finite path is left out, not propagated
+    assert F.worst_time(coarse, fine) == 10
+    window = np.arange(50) > 20
+    assert F.worst_time(coarse, fine, window) == 30
+    # a linear functional: the values are the functional of each path, exactly
+    base = np.linspace(2.0, 1.0, 50)
+    paths = base + 0.1 * rng.standard_normal((16, 50))
+    v = F.linearised_values(lambda p: 3.0 * p[7] - p[40], base, paths)
+    np.testing.assert_allclose(v, 3.0 * paths[:, 7] - paths[:, 40], rtol=1e-8)
+    # a nonlinear one (the decay rate): the mean of the values is the functional of the mean
+    # path to first order, and the coupled difference its first-order change
+    t = np.linspace(0.0, 3.0, 50)
+    base = np.exp(-t)
+    paths = base * (1 + 1e-3 * rng.standard_normal((16, 50)))
+    rate = lambda p: F.decay_rate(t, p[None], 0, 50)  # noqa: E731
+    v = F.linearised_values(rate, base, paths)
+    assert v.mean() == pytest.approx(rate(paths.mean(0)), abs=1e-5)
+    slower = paths + 0.01 * t * base  # d ln|x| = 0.01 t to first order: rate 1 -> 0.99
+    dv = F.linearised_values(rate, base, slower) - v
+    assert dv.mean() == pytest.approx(-0.01, rel=1e-4) and dv.std() < 1e-6
+
+
+def test_convergence_in_dt_holds_when_the_pair_agrees():
+    m = F.measure(make_data(pair={}), {"bootstrap": 200})
+    c = by_id(F.claims(m, {}))
+    a = F.settings({})
+    frac = a["convergence_fraction"]
+    for cid in CONVERGED:
+        # the tolerance of the matching claim: the rate's, the transit time's, else Phase 1's
+        tol = a["rate_tolerance"] if "rate" in cid else \
+            a["transit_tolerance"] if "transit" in cid else a["phase1_tolerance"]
+        r = c[cid]
+        assert r.verdict == "holds" and r.discriminates, (cid, r.interval, r.band)
+        assert r.runs == 16 and abs(r.measured) < 1e-4, cid
+        assert r.band == pytest.approx([-frac * tol, frac * tol]), cid
+        assert r.alternative_value == tol
+    # only the SDE kinds with a pair, never the optimizer; the claims of the figure stay
+    assert not any("optim" in k and "converged" in k for k in c)
+    assert {k for k in c if k.endswith("converged_dt")} == set(CONVERGED)
+    # the fraction is an analysis setting
+    c2 = by_id(F.claims(m, {"convergence_fraction": 1.0}))
+    tol = a["phase1_tolerance"]
+    assert c2["sde_loss_converged_dt"].band == pytest.approx([-tol, tol])
+
+
+def test_convergence_in_dt_fails_when_phase_1_moves():
+    """A coarse chain 5% slower in Phase 1 than the fine one (a discretisation error) moves the
+    Phase-1 positions and the loss curve by more than the band."""
+    m = F.measure(make_data(pair={"phase1_speed": 0.95}), {"bootstrap": 200})
+    c = by_id(F.claims(m, {}))
+    for cid in ("sde_loss_converged_dt", "phasewise_loss_converged_dt",
+                "phase1_coord1_sde_converged_dt", "phase1_coord2_sde_converged_dt"):
+        assert c[cid].verdict == "fails", (cid, c[cid].measured, c[cid].band)
+    # the main-run claims are unchanged by the pair
+    assert c["phase1_coord1_sde"].verdict == "holds"
+
+
+def test_convergence_in_dt_fails_when_phase_3_moves():
+    """A coarse chain with half the Phase-3 drift: the rate and the transit time move."""
+    m = F.measure(make_data(pair={"phase3": "slow"}), {"bootstrap": 200})
+    c = by_id(F.claims(m, {}))
+    for i in (1, 2):
+        rate = c[f"phase3_rate_sde_coord{i}_converged_dt"]
+        assert rate.verdict == "fails" and rate.measured < -0.2, (rate.measured, rate.band)
+        assert c[f"phase3_transit_sde_coord{i}_converged_dt"].verdict == "fails"
+    assert c["phase1_coord1_sde_converged_dt"].verdict == "holds"  # Phase 1 did not move
+
+
+def test_no_pair_no_convergence_claim(good):
+    c = by_id(F.claims(F.measure(good, {"bootstrap": 100}), {}))
+    assert not any("converged" in k for k in c)

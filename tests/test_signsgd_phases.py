@@ -185,5 +185,56 @@ def test_simulate_job_writes_the_three_kinds(tmp_path):
         ode = theory.signgd_ode_loss(t, arrays["lam"], arrays["x0"])
         early = t <= 0.5
         np.testing.assert_allclose(arrays["loss"].mean(0)[early], ode[early], rtol=0.01)
+        if kind == "optim":
+            assert not any(k.startswith("conv_") for k in arrays)
+            continue
+        # the SDE kinds hold the coupled (dt, dt/2) pair on convergence_runs (16) paths
+        for chain in ("coarse", "fine"):
+            assert arrays[f"conv_loss_{chain}"].shape == (16, 41)
+            assert arrays[f"conv_x_{chain}"].shape == (16, 41, 2)
+            x = arrays[f"conv_x_{chain}"]
+            np.testing.assert_allclose(arrays[f"conv_loss_{chain}"],
+                                       0.5 * np.sum(arrays["lam"] * x * x, axis=-1), rtol=1e-5)
+        # same Brownian path: the chains differ by far less than the paths among themselves
+        d = arrays["conv_x_coarse"] - arrays["conv_x_fine"]
+        assert np.abs(d).max() < 0.1 * arrays["conv_x_fine"][:, -1].std()
+        assert np.abs(d.mean(0)).max() < 2e-2
+        assert not np.array_equal(arrays["conv_x_fine"][:, -1], arrays["x"][:16, -1])
     with pytest.raises(ValueError, match="kind must be one of"):
         sp.simulate_job(cfg, "bogus", tmp_path / "x.npz")
+
+
+def test_pair_does_not_change_the_main_run_and_substeps_refine_it(tmp_path):
+    """The pair is extra arrays: the main run is simulate's output whatever convergence_runs;
+    with sde_substeps k the SDE runs at dt = eta/k on the optimizer's saved grid."""
+    out = {}
+    for name, over in (("a", {}), ("b", {"convergence_runs": 4}), ("k2", {"sde_substeps": 2})):
+        sp.simulate_job(_config(**over), "sde", tmp_path / f"{name}.npz", log=lambda m: None)
+        out[name] = artifacts.load(tmp_path / f"{name}.npz")[0]
+    for k in ("loss", "x", "times"):
+        np.testing.assert_array_equal(out["a"][k], out["b"][k])
+    assert out["b"]["conv_loss_fine"].shape == (4, 41)
+    assert out["k2"]["loss"].shape == (16, 41)
+    np.testing.assert_array_equal(out["k2"]["times"], out["a"]["times"])
+    with pytest.raises(ValueError, match="SDE kind"):
+        sp.simulate_pair(jnp.ones(2), jnp.ones(2), 0.01, 1.0, jax.random.key(0), kind="optim",
+                         runs=2, n_saves=2, save_every=2)
+
+
+def test_substeps_and_the_pair_share_the_saved_grid(x64):
+    """With negligible noise the SDE is SignGD (drift -sign, no diffusion), deterministic: the
+    run at dt = eta/2 (sde_substeps 2) equals the pair's fine chain at sde_substeps 1, and the
+    run at dt = eta its coarse chain, time for time."""
+    lam, x0 = jnp.array([1.0, 2.0]), jnp.array([0.3, -0.45])
+    kw = dict(kind="sde", runs=2, n_saves=12, save_every=25)
+    args = (lam, x0, 1e-3, 1e-9, jax.random.key(1))
+    pair = sp.simulate_pair(*args, **kw, substeps=1)
+    half = sp.simulate(*args, **kw, substeps=2)
+    full = sp.simulate(*args, **kw, substeps=1)
+    np.testing.assert_allclose(half["x"], pair["x_fine"], atol=1e-12)
+    np.testing.assert_allclose(full["x"], pair["x_coarse"], atol=1e-12)
+    np.testing.assert_allclose(pair["loss_fine"], half["loss"], atol=1e-12)
+    # and it is the SignGD ODE, which reaches 0 at t = |x0| (then oscillates within dt)
+    t = np.arange(13) * 25e-3
+    np.testing.assert_allclose(half["x"][0], theory.signgd_ode_position(t, np.asarray(x0)),
+                               atol=0.5e-3 + 1e-9)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from adasde import claims
-from adasde.jobs import job_log  # noqa: F401 (kept for scripts that import it from here)
 
 
 def _write_text(path, text):

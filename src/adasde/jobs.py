@@ -49,3 +49,17 @@ def job_log(path):
             log(f"[adasde] FAILED after {time.perf_counter() - start:.1f} s: {e!r}")
             raise
         log(f"[adasde] job wall time {time.perf_counter() - start:.1f} s")
+
+
+def save_artifact(config: dict, section: dict, out_path, arrays: dict, *, name: str,
+                  wall_time_s: float | None = None, extra: dict | None = None,
+                  log=print) -> None:
+    """The tail of every job: write ``arrays`` at ``out_path`` (atomically) with the provenance
+    of ``section`` (what the job read), the config's seed and dtype, and log the path
+    (:func:`adasde.artifacts.provenance`, :func:`adasde.artifacts.save`)."""
+    from adasde import artifacts
+
+    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
+                                name=name, wall_time_s=wall_time_s, extra=extra)
+    artifacts.save(out_path, arrays, meta)
+    log(f"[adasde] wrote {out_path}")

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, integrate, jobs, optim, sdes
+from adasde import integrate, jobs, optim, sdes
 from adasde.problems import Quadratic, quadratic_spectrum
 
 KINDS = ("optim", "sde")
@@ -284,11 +284,8 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
         "lam": lam,
         **(extra_arrays or {}),
     }
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{figure}/{optimizer}_{kind}",
-                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{figure}/{optimizer}_{kind}",
+                       wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind}, log=log)
 
 
 def convergence_pair(section: dict, lam, x0, hp: dict, sigma, key, *, name: str, n_saves: int,

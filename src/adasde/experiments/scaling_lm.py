@@ -43,12 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adasde import artifacts, corpus, integrate, jobs, optim, scaling
+from adasde import corpus, integrate, jobs, optim, scaling
 from adasde.experiments import quadratic
 
 SECTION = "scaling_lm"
 FIGURE = "scaling_lm"
-HP_KEYS = ("eta", "beta1", "beta2", "eps", "theta", "B")
+HP_KEYS = scaling.HP_KEYS
 TRAIN_KEYS = ("eta", "beta1", "beta2", "eps", "theta")
 AMBIGUOUS_RULES = ("this_paper", "malladi", "alternative")
 
@@ -345,10 +345,8 @@ def simulate_job(config: dict, out_path, log=print) -> None:
     x64 = config.get("dtype") == "float64"
     with jax.enable_x64(x64):
         arrays, extra, wall = _train_all(section, config["seed"], jobs.dtype_of(config), log)
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/adamw", wall_time_s=wall, extra=extra)
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{FIGURE}/adamw",
+                       wall_time_s=wall, extra=extra, log=log)
 
 
 def _train_all(section: dict, seed: int, dtype, log) -> tuple[dict, dict, float]:

@@ -25,12 +25,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adasde import artifacts, data, integrate, nets, optim, scaling
+from adasde import data, integrate, jobs, nets, optim, scaling
 from adasde.experiments import quadratic
 
 SECTION = "scaling_mlp"
 FIGURE = "scaling_mlp"
-HP_KEYS = ("eta", "beta1", "beta2", "eps", "theta", "B")
+HP_KEYS = scaling.HP_KEYS
 
 
 def points(section: dict) -> tuple[list[str], list[float], dict, np.ndarray]:
@@ -140,13 +140,9 @@ def simulate_job(config: dict, out_path, log=print) -> None:
         "samples": np.arange(n_saves + 1) * section["save_samples"],
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/adamw",
-                                wall_time_s=wall,
-                                extra={"optimizer": "adamw", "problem": problem.name,
-                                       "n_params": problem.n_params})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{FIGURE}/adamw",
+                       wall_time_s=wall, extra={"optimizer": "adamw", "problem": problem.name,
+                                                "n_params": problem.n_params}, log=log)
 
 
 def check(section: dict) -> list[str]:

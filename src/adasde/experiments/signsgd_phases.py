@@ -12,7 +12,13 @@ One job per ``kind`` writes ``results/signsgd_phases/<kind>.npz``:
 * ``phasewise``: the phase-wise approximate dynamics (:func:`adasde.sdes.signsgd_phasewise_sde`).
 
 Each holds ``loss`` (run, saved step), ``x`` (run, saved step, d), ``iterations``, ``times``
-(:math:`t = k\eta`), ``lam``, ``x0`` and ``sigma_eff``. The analysis layer
+(:math:`t = k\eta`), ``lam``, ``x0`` and ``sigma_eff``. The two SDE kinds are integrated by
+Euler-Maruyama at :math:`\Delta t = \eta/k` (``sde_substeps`` k, saved on the optimizer's grid)
+and also hold the coupled pair of their convergence-in-dt claim (:func:`simulate_pair`):
+``conv_loss_coarse``/``conv_loss_fine`` (path, saved step) and ``conv_x_coarse``/``conv_x_fine``
+(path, saved step, d), the same observables at :math:`\Delta t` and :math:`\Delta t/2` on
+``convergence_runs`` shared Brownian paths (key :func:`adasde.experiments.quadratic.pair_key` of
+the job's key, so the main run is unchanged). The analysis layer
 (:mod:`adasde.figures.signsgd_phases`, ``notebooks/signsgd_phases.ipynb``) turns them into the
 figure and its claims.
 """
@@ -44,12 +50,22 @@ def initial_point(section: dict, lam) -> np.ndarray:
     return np.broadcast_to(x0, np.shape(lam)).copy()
 
 
-@partial(jax.jit, static_argnames=("kind", "runs", "n_saves", "save_every", "progress"))
+def _sde(kind: str, q: Quadratic, eta, sigma):
+    """The SDE of kind ``"sde"`` (Corollary 3.3) or ``"phasewise"`` (Lemma 3.4)."""
+    if kind == "sde":
+        return sdes.signsgd_sde(q.grad, eta, sigma)
+    return sdes.signsgd_phasewise_sde(q.grad, eta, sigma)
+
+
+@partial(jax.jit, static_argnames=("kind", "runs", "n_saves", "save_every", "substeps",
+                                   "progress"))
 def simulate(lam, x0, eta, sigma, key, *, kind: str, runs: int, n_saves: int, save_every: int,
-             progress: str | None = None):
-    """``runs`` SignSGD runs (``kind="optim"``) or Euler-Maruyama paths (``dt = eta``) of the
-    full (``"sde"``) or phase-wise (``"phasewise"``) SDE from ``x0``, with effective noise std
-    ``sigma``; records the loss and the iterate every ``save_every`` steps.
+             substeps: int = 1, progress: str | None = None):
+    r"""``runs`` SignSGD runs (``kind="optim"``) or Euler-Maruyama paths of the full (``"sde"``)
+    or phase-wise (``"phasewise"``) SDE from ``x0`` at :math:`\Delta t = \eta/k` (``substeps``
+    k), with effective noise std ``sigma``; records the loss and the iterate every
+    ``save_every`` optimizer steps (``save_every * substeps`` SDE steps, time
+    :math:`t = j\,save_{every}\,\eta`).
 
     Returns ``{"loss": (runs, n_saves + 1), "x": (runs, n_saves + 1, d)}``."""
     q = Quadratic(lam)
@@ -63,17 +79,40 @@ def simulate(lam, x0, eta, sigma, key, *, kind: str, runs: int, n_saves: int, sa
                                          n_saves=n_saves, save_every=save_every,
                                          observe=lambda y: observe(y[0]), progress=progress)
             return obs
-        if kind == "sde":
-            sde = sdes.signsgd_sde(q.grad, eta, sigma)
-        else:
-            sde = sdes.signsgd_phasewise_sde(q.grad, eta, sigma)
-        obs, _ = integrate.euler_maruyama(sde, x0, k, dt=eta, n_saves=n_saves,
-                                          save_every=save_every,
+        dt = eta if substeps == 1 else eta / substeps
+        obs, _ = integrate.euler_maruyama(_sde(kind, q, eta, sigma), x0, k, dt=dt,
+                                          n_saves=n_saves, save_every=save_every * substeps,
                                           observe=lambda y: observe(y[0]), progress=progress)
         return obs
 
     loss, x = jax.vmap(one)(jax.random.split(key, runs))
     return {"loss": loss, "x": x}
+
+
+@partial(jax.jit, static_argnames=("kind", "runs", "n_saves", "save_every", "substeps",
+                                   "progress"))
+def simulate_pair(lam, x0, eta, sigma, key, *, kind: str, runs: int, n_saves: int,
+                  save_every: int, substeps: int = 1, progress: str | None = None):
+    r"""The convergence-in-dt check of the SDE ``kind`` (``"sde"`` or ``"phasewise"``):
+    :func:`adasde.integrate.solve_pair`, Euler-Maruyama at :math:`\Delta t = \eta/k` (the step
+    of :func:`simulate`) and at :math:`\Delta t/2` on the same Brownian path, for ``runs``
+    paths (keys split from ``key``), observed on :func:`simulate`'s saved grid.
+
+    Returns ``{"loss_coarse", "loss_fine"}`` (runs, n_saves + 1) and ``{"x_coarse",
+    "x_fine"}`` (runs, n_saves + 1, d)."""
+    if kind not in ("sde", "phasewise"):
+        raise ValueError(f"the convergence pair is of an SDE kind, got {kind!r}")
+    q = Quadratic(lam)
+    dt = eta if substeps == 1 else eta / substeps
+
+    def one(k):
+        sol = integrate.solve_pair(_sde(kind, q, eta, sigma), x0, k, dt=dt, n_saves=n_saves,
+                                   save_every=save_every * substeps,
+                                   observe=lambda y: (q.loss(y[0]), y[0]), progress=progress)
+        return sol.coarse.observations, sol.fine.observations
+
+    (lc, xc), (lf, xf) = jax.vmap(one)(jax.random.split(key, runs))
+    return {"loss_coarse": lc, "loss_fine": lf, "x_coarse": xc, "x_fine": xf}
 
 
 def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
@@ -93,15 +132,31 @@ def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
         f"(saved every {section['save_every']}), d={lam.size}, eta={eta:g}, "
         f"sigma_eff={sigma_eff:g}, device={jax.devices()[0].platform}")
     t0 = time.perf_counter()
+    substeps = int(section.get("sde_substeps", 1)) if kind != "optim" else 1
     out = simulate(jnp.asarray(lam, dtype), jnp.asarray(x0, dtype), jnp.asarray(eta, dtype),
                    jnp.asarray(sigma_eff, dtype), key, kind=kind, runs=section["runs"],
-                   n_saves=n_saves, save_every=section["save_every"],
+                   n_saves=n_saves, save_every=section["save_every"], substeps=substeps,
                    progress=f"{FIGURE} {kind}")
     out = {k: np.asarray(v) for k, v in jax.block_until_ready(out).items()}
     wall = time.perf_counter() - t0
     bad = ~np.all(np.isfinite(out["loss"]), axis=-1)
     log(f"[adasde] {FIGURE} {kind}: done in {wall:.1f} s; {int(bad.sum())} of {bad.size} runs "
         "non-finite")
+    conv = {}
+    if kind != "optim":
+        R = int(section.get("convergence_runs", 16))
+        log(f"[adasde] {FIGURE} {kind}: convergence pair dt = eta/{substeps} and "
+            f"eta/{2 * substeps} on the same Brownian paths, {R} paths")
+        t1 = time.perf_counter()
+        pair = simulate_pair(jnp.asarray(lam, dtype), jnp.asarray(x0, dtype),
+                             jnp.asarray(eta, dtype), jnp.asarray(sigma_eff, dtype),
+                             quadratic.pair_key(key), kind=kind, runs=R, n_saves=n_saves,
+                             save_every=section["save_every"], substeps=substeps,
+                             progress=f"{FIGURE} {kind} (dt pair)")
+        conv = {f"conv_{k}": np.asarray(v) for k, v in jax.block_until_ready(pair).items()}
+        pair_wall = time.perf_counter() - t1
+        log(f"[adasde] {FIGURE} {kind}: convergence pair done in {pair_wall:.1f} s")
+        wall += pair_wall
     iterations = np.arange(n_saves + 1) * section["save_every"]
     arrays = {
         "loss": out["loss"],
@@ -111,6 +166,7 @@ def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
         "lam": lam,
         "x0": x0,
         "sigma_eff": np.float64(sigma_eff),
+        **conv,
     }
     meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
                                 name=f"{FIGURE}/{kind}",
@@ -146,8 +202,9 @@ def check(section: dict) -> list[str]:
                           f"{y0:.3g} is below 3/2, so not every coordinate starts in Phase 1; "
                           "start farther from the minimum")
     n_saves = sim["iterations"] // sim["save_every"]
-    nbytes = 8.0 * sim["runs"] * (n_saves + 1) * (2 * p["d"] + 2) * 2
+    runs = sim["runs"] + 2 * sim.get("convergence_runs", 16)  # + the pair's two chains
+    nbytes = 8.0 * runs * (n_saves + 1) * (2 * p["d"] + 2) * 2
     errors += memory_errors(where, [(
-        "per kind", nbytes, f"runs={sim['runs']} x iterations/save_every={n_saves} x problem.d="
-        f"{p['d']}")])
+        "per kind", nbytes, f"runs={sim['runs']} (+ 2 x convergence_runs) x "
+        f"iterations/save_every={n_saves} x problem.d={p['d']}")])
     return errors
