@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, integrate, jobs, optim, sdes
+from adasde import integrate, jobs, optim, sdes
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 from adasde.problems import Quadratic
@@ -168,11 +168,8 @@ def simulate_job(config: dict, kind: str, out_path, log=print) -> None:
         "sigma_eff": np.float64(sigma_eff),
         **conv,
     }
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/{kind}",
-                                wall_time_s=wall, extra={"kind": kind})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{FIGURE}/{kind}",
+                       wall_time_s=wall, extra={"kind": kind}, log=log)
 
 
 def check(section: dict) -> list[str]:
