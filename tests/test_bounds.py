@@ -136,14 +136,52 @@ def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
     # the first saved point is x0 on every coordinate
     np.testing.assert_allclose(arrays["abs_x_mean"][:, :, 0], sec["x0"], rtol=1e-6)
     assert meta["problems"] == ["spectrum", "isotropic"]
+    assert "conv_loss_coarse" not in arrays  # only SDE jobs run the coupled dt pair
     path = tmp_path / "signsgd_sde.npz"
     bounds.simulate_job(cfg, "signsgd", "sde", path, log=lambda m: None)
-    arrays, _ = artifacts.load(path)
+    arrays, meta = artifacts.load(path)
     assert arrays["phase3_sde_loss"].shape == (2, G, 3, 4)
     assert arrays["phase3_sde_entry"].shape == (2, G, 3)
     np.testing.assert_allclose(arrays["phase3_sde_loss"][..., 0], arrays["loss"][..., 0])
+    # the coupled (dt, dt/2) pairs of both SDEs: convergence_runs paths from x0
+    rc = sec["convergence_runs"]
+    for prefix in ("", "phase3_sde_"):
+        for chain in ("coarse", "fine"):
+            a = arrays[f"{prefix}conv_loss_{chain}"]
+            assert a.shape == (2, G, rc, 4)
+            np.testing.assert_allclose(a[..., 0], arrays["loss"][:, :, :1, 0].repeat(rc, 2),
+                                       rtol=1e-6)
+            assert np.all(np.isfinite(a))
+    assert meta["convergence_pair_wall_time_s"] > 0
     with pytest.raises(ValueError, match="kind"):
         bounds.simulate_job(cfg, "sgd", "ode", path, log=lambda m: None)
+
+
+def test_sde_job_main_run_does_not_depend_on_the_pair(smoke_cfg, tmp_path):
+    """The coupled pair is extra arrays: its number of paths (convergence_runs) leaves the
+    main run's arrays unchanged, and its two chains, on one Brownian path each, differ by the
+    discretisation only."""
+    sec = copy.deepcopy(smoke_cfg["bounds"]["simulate"])
+    sec.update(iterations=60, save_every=20, runs=3, sigmas=[1.0], batch_sizes=[1])
+    cfg = {"seed": smoke_cfg["seed"], "dtype": smoke_cfg["dtype"], "bounds": sec}
+    out = {}
+    for rc in (2, 5):
+        cfg["bounds"] = {**sec, "convergence_runs": rc}
+        bounds.simulate_job(cfg, "sgd", "sde", tmp_path / f"{rc}.npz", log=lambda m: None)
+        out[rc], _ = artifacts.load(tmp_path / f"{rc}.npz")
+        assert out[rc]["conv_loss_fine"].shape == (2, 1, rc, 4)
+    for k in ("loss", "abs_x_mean", "phase3_fraction", "phase3_entry"):
+        np.testing.assert_array_equal(out[2][k], out[5][k])
+    c, f = out[5]["conv_loss_coarse"], out[5]["conv_loss_fine"]
+    # same Brownian path: the chains differ by the O(dt) discretisation only
+    assert np.max(np.abs(c - f) / f) < 0.05
+    # sde_substeps = 2 halves the main run's step (and the pair's): different SDE paths
+    cfg["bounds"] = {**sec, "convergence_runs": 2, "sde_substeps": 2}
+    bounds.simulate_job(cfg, "sgd", "sde", tmp_path / "k2.npz", log=lambda m: None)
+    k2, _ = artifacts.load(tmp_path / "k2.npz")
+    assert not np.array_equal(k2["loss"], out[2]["loss"])
+    assert not np.array_equal(k2["conv_loss_coarse"], out[2]["conv_loss_coarse"])
+    np.testing.assert_allclose(k2["loss"].mean(2), out[2]["loss"].mean(2), rtol=0.5)
 
 
 def test_bounds_config_names_missing_and_bad_keys(smoke_cfg):

@@ -19,29 +19,44 @@ def _cfg():
             "optimizers": {"sgd": {"eta": ETA}, "signsgd": {"eta": ETA}}}
 
 
+LAMS = np.array([[0.5, 2.0], [1.0, 1.0]])
+
+
+def _bound_and_factor(bname, lam, delta_bound, delta_plateau):
+    """The bound from f(x0) on the saved grid and the factor (1 + delta_bound) for t > 0 while
+    its transient dominates (bound > 2 x limit), (1 + delta_plateau) on the plateau."""
+    f0 = 0.5 * lam.sum() * X0**2
+    b = F.bound_fn(bname, lam, 1.0, ETA, 1.0, SAVE_EVERY * ETA)(np.arange(T), f0)
+    lim = F.limit(bname, lam, 1.0, ETA, 1.0)
+    factor = np.where(b > 2 * lim, 1 + delta_bound, 1 + delta_plateau)
+    factor[0] = 1.0
+    return b, factor
+
+
 def _curves(bname, delta_bound, delta_plateau, rng):
     """loss (problem, G=1, R, T): each path is the bound from f(x0) at t = 0 (entry 0), times
     (1 + delta_bound) for t > 0 while the bound's transient dominates and (1 + delta_plateau)
     on the plateau, with 1% multiplicative noise."""
-    lams = np.array([[0.5, 2.0], [1.0, 1.0]])
     t = np.arange(T) * SAVE_EVERY * ETA
     out = np.empty((2, 1, R, T))
-    for p, lam in enumerate(lams):
-        f0 = 0.5 * lam.sum() * X0**2
-        b = F.bound_fn(bname, lam, 1.0, ETA, 1.0, SAVE_EVERY * ETA)(np.arange(T), f0)
-        lim = F.limit(bname, lam, 1.0, ETA, 1.0)
-        factor = np.where(b > 2 * lim, 1 + delta_bound, 1 + delta_plateau)
-        factor[0] = 1.0
+    for p, lam in enumerate(LAMS):
+        b, factor = _bound_and_factor(bname, lam, delta_bound, delta_plateau)
         noise = 1 + 0.01 * rng.standard_normal((R, T))
         noise[:, 0] = 1.0
         out[p, 0] = b * factor * noise
-    return out, lams, t
+    return out, LAMS, t
 
 
-def make_data(delta_bound=-0.2, delta_plateau=0.0, seed=0, signsgd_bound="thm2"):
+RC = 16  # paths of the coupled (dt, dt/2) pair
+
+
+def make_data(delta_bound=-0.2, delta_plateau=0.0, seed=0, signsgd_bound="thm2",
+              conv_transient=0.0, conv_plateau=0.0):
     """Synthetic ``load`` output: every series follows its bound (Theorem 1 for SGD,
     ``signsgd_bound`` for SignSGD and the Phase-3 SDE; with Theorem 2 the erf checks then see a
-    loss below their looser bound)."""
+    loss below their looser bound). Each SDE's coupled pair: the fine chain is the first
+    ``RC`` paths, the coarse chain the same times ``1 + conv_transient`` where the bound's
+    transient dominates and ``1 + conv_plateau`` on the plateau, with 0.1% per-path jitter."""
     rng = np.random.default_rng(seed)
     arrays = {}
     for series in F.SERIES:
@@ -49,6 +64,12 @@ def make_data(delta_bound=-0.2, delta_plateau=0.0, seed=0, signsgd_bound="thm2")
         loss, lams, t = _curves(bname, delta_bound, delta_plateau, rng)
         arrays[series] = {"loss": loss, "phase3_entry": np.zeros((2, 1, R), np.int32),
                           "phase3_reexit": np.zeros((2, 1, R), bool)}
+        if series.endswith("_sde"):
+            fine = loss[:, :, :RC]
+            move = np.stack([_bound_and_factor(bname, lam, conv_transient, conv_plateau)[1]
+                             for lam in LAMS])[:, None, None, :]
+            jitter = 1 + 1e-3 * rng.standard_normal(fine.shape[:3] + (1,))
+            arrays[series].update(conv_loss_fine=fine, conv_loss_coarse=fine * move * jitter)
     arrays["sgd_optim"].update(lam=lams, sigmas=np.array([1.0]), batch_sizes=np.array([1.0]),
                                times=t)
     metas = {f"{o}_{k}": {"config": _cfg(), "seed": 0} for o in F.OPTIMIZERS for k in F.KINDS}
@@ -137,7 +158,7 @@ def test_bounds_and_rates_match_theory():
 def test_claims_hold_below_the_bounds():
     m = F.measure(make_data(delta_bound=-0.2, delta_plateau=-0.05), {"bootstrap": 200})
     c = by_id(F.claims(m, {}))
-    assert len(c) == len(F.CHECKS) + len(F.SERIES)
+    assert len(c) == len(F.CHECKS) + len(F.SERIES) + 2 * len(F.CONVERGENCE)
     for cid in ("sgd_optim_thm1_spectrum", "signsgd_optim_thm2_spectrum",
                 "phase3_sde_thm2_iso", "signsgd_optim_erf_iso", "signsgd_optim_plateau_iso",
                 "sgd_optim_plateau_iso", "phase3_sde_plateau_iso"):
@@ -185,6 +206,52 @@ def test_a_loss_on_the_bound_is_inconclusive_not_holds():
     assert c["sgd_optim_thm1_spectrum"].verdict == "inconclusive"
 
 
+# ------------------------------------------------------------------ convergence in dt
+CONV_IDS = [f"{series}_converged_dt_{w}_{F.PROBLEM_TAGS[prob]}"
+            for series, prob in F.CONVERGENCE for w in F.CONVERGENCE_WINDOWS]
+
+
+def test_convergence_claims_hold_when_the_pair_agrees():
+    m = F.measure(make_data(conv_transient=0.002, conv_plateau=-0.002), {"bootstrap": 50})
+    c = by_id(F.claims(m, {}))
+    for cid in CONV_IDS:
+        r = c[cid]
+        assert r.verdict == "holds" and r.discriminates, (cid, r)
+        assert r.comparison == "absolute" and r.predicted == 0.0
+        assert r.tolerance == pytest.approx(0.5 * F.ANALYSE_DEFAULTS["tolerance"])
+        assert r.alternative_value == F.ANALYSE_DEFAULTS["tolerance"] and r.runs == RC
+        expected = 0.002 if "_transient_" in cid else -0.002
+        assert r.measured == pytest.approx(expected, abs=5e-4), (cid, r.measured)
+    # the move scales with the analyse settings
+    c = by_id(F.claims(m, {"tolerance": 0.2, "convergence_fraction": 0.25}))
+    assert c[CONV_IDS[0]].tolerance == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("transient, plateau", [(0.1, 0.0), (0.0, -0.1)])
+def test_convergence_claims_fail_when_halving_dt_moves_the_curve(transient, plateau):
+    """A coarse chain 10% off its fine chain (a dt-error as large as the tolerance) fails, in
+    the window where the move is, and only there."""
+    m = F.measure(make_data(conv_transient=transient, conv_plateau=plateau), {"bootstrap": 50})
+    c = by_id(F.claims(m, {}))
+    for cid in CONV_IDS:
+        moved = ("_transient_" in cid) == bool(transient)
+        assert c[cid].verdict == ("fails" if moved else "holds"), (cid, c[cid])
+
+
+def test_convergence_transient_window_is_above_twice_the_plateau():
+    ref = np.array([10.0, 5.0, 3.0, 1.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    fine = np.tile(ref, (4, 1))
+    coarse = fine * np.array([1.0, 1.1, 1.1, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0])
+    v = F.convergence_values(coarse, fine, ref, 0.25)
+    np.testing.assert_array_equal(v["transient_times"], [1, 2])  # t = 0 and f <= 2 left out
+    np.testing.assert_allclose(v["transient"][0], 1.1)
+    np.testing.assert_allclose(v["transient"][1], 1.0)
+    np.testing.assert_allclose(v["plateau"][0], v["plateau"][1])
+    # no saved time above twice the plateau: the first saved time after 0
+    v = F.convergence_values(fine, fine, np.ones(9), 0.25)
+    np.testing.assert_array_equal(v["transient_times"], [1])
+
+
 def test_paths_that_never_enter_phase_3_are_left_out_and_noted():
     data = make_data()
     data["arrays"]["signsgd_optim"]["phase3_entry"][:, :, : R // 4] = -1
@@ -212,13 +279,22 @@ def test_load_reads_the_four_artifacts_and_needs_the_phase3_sde(tmp_path):
             if stem == "signsgd_sde":
                 p3 = data["arrays"]["phase3_sde"]
                 a.update(phase3_sde_loss=p3["loss"], phase3_sde_entry=p3["phase3_entry"],
-                         phase3_sde_reexit=p3["phase3_reexit"])
+                         phase3_sde_reexit=p3["phase3_reexit"],
+                         phase3_sde_conv_loss_coarse=p3["conv_loss_coarse"],
+                         phase3_sde_conv_loss_fine=p3["conv_loss_fine"])
             inputs[stem] = tmp_path / f"{stem}.npz"
             artifacts.save(inputs[stem], a, data["metas"][stem])
     loaded = F.load(inputs)
     assert set(loaded["arrays"]) == set(F.SERIES)
     np.testing.assert_allclose(loaded["arrays"]["phase3_sde"]["loss"],
                                data["arrays"]["phase3_sde"]["loss"])
+    np.testing.assert_allclose(loaded["arrays"]["phase3_sde"]["conv_loss_fine"],
+                               data["arrays"]["phase3_sde"]["conv_loss_fine"])
+    a, meta = artifacts.load(inputs["sgd_sde"])
+    del a["conv_loss_coarse"]
+    artifacts.save(inputs["sgd_sde"], a, meta)
+    with pytest.raises(artifacts.ArtifactError, match="conv_loss_coarse"):
+        F.load(inputs)
     a, meta = artifacts.load(inputs["signsgd_sde"])
     del a["phase3_sde_loss"]
     artifacts.save(inputs["signsgd_sde"], a, meta)

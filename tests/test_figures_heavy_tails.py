@@ -39,11 +39,13 @@ def flat_runs(rng, value, n, rel_sd=0.1):
 
 
 def make_data(rng, nus=(1.0, 2.0, 3.0), n=400, signsgd_value=None, sgd_value=None,
-              exceed=None):
+              exceed=None, conv_move=None, conv_runs=16):
     """A data dict as :func:`F.load` returns. ``signsgd_value(nu)`` / ``sgd_value(nu)`` give
     the plateau level (default: the predictions; SGD for nu <= 2 at the Gaussian plateau);
     ``exceed(nu)`` the fraction of SGD runs whose final loss is put at 10x the level (default:
-    0.97 at nu = 1 (Cauchy), 0.2 for other nu <= 2, else 0)."""
+    0.97 at nu = 1 (Cauchy), 0.2 for other nu <= 2, else 0). The SDE's coupled pair: the fine
+    chain is ``conv_runs`` SDE-like runs, the coarse chain the same times
+    ``1 + conv_move(nu)`` (default 0) with a 0.1% per-path jitter."""
     nus_all = np.append(np.asarray(nus, float), np.inf)
     level = ANALYSE["exceed_factor"] * theory.sgd_asymptotic_loss(LAM, SIGMA, ETA)
     signsgd_value = signsgd_value or signsgd_pred
@@ -62,6 +64,11 @@ def make_data(rng, nus=(1.0, 2.0, 3.0), n=400, signsgd_value=None, sgd_value=Non
             loss.append(runs)
         arrays[stem] = {"loss": np.stack(loss), "nus": nus_all, "lam": LAM,
                         "iterations": np.arange(SAVES) * 200}
+    move = conv_move or (lambda nu: 0.0)
+    fine = np.stack([flat_runs(rng, signsgd_value(nu), conv_runs) for nu in nus_all])
+    jitter = 1 + 1e-3 * rng.standard_normal(fine.shape[:2] + (1,))
+    coarse = fine * jitter * np.array([1 + move(nu) for nu in nus_all])[:, None, None]
+    arrays["signsgd_sde"].update(conv_loss_coarse=coarse, conv_loss_fine=fine)
     return {"arrays": arrays, "metas": {s: {"config": SECTION} for s in F.JOBS},
             "section": SECTION}
 
@@ -147,6 +154,10 @@ def test_load_reads_exactly_the_inputs(tmp_path):
                                data["arrays"]["sgd_optim"]["loss"])
     with pytest.raises(ValueError, match="missing"):
         F.load({"sgd_optim": str(paths["sgd_optim"])})
+    old = {k: v for k, v in data["arrays"]["signsgd_sde"].items() if not k.startswith("conv_")}
+    artifacts.save(paths["signsgd_sde"], old, {"config": SECTION, "seed": 0})
+    with pytest.raises(artifacts.ArtifactError, match="conv_loss_coarse"):
+        F.load({k: str(v) for k, v in paths.items()})
 
 
 def test_measure_predictions_and_alternatives():
@@ -215,6 +226,40 @@ def test_sgd_exceedance_fails_without_heavy_tails():
     assert recs["sgd_optim_exceed_nu2"].verdict == "fails"
     assert recs["sgd_optim_exceed_nu1"].verdict == "fails"
     assert recs["sgd_optim_exceed_nu2"].interval[0] == 0.0
+
+
+def test_sde_convergence_claim_holds_for_a_small_move_and_fails_for_a_large_one():
+    """The SDE plateau's move when dt halves against convergence_fraction x its plateau band:
+    a 0.1% move holds at every nu; a move of the band itself (the alternative: a
+    discretisation error as large as the SDE-vs-prediction tolerance) fails, and one on the
+    edge of the convergence band is not counted as holding."""
+    recs = by_id(F.claims(F.measure(make_data(np.random.default_rng(10),
+                                              conv_move=lambda nu: 0.001), ANALYSE), ANALYSE))
+    for nu in ("1", "2", "3", "inf"):
+        r = recs[f"signsgd_sde_converged_dt_plateau_nu{nu}"]
+        band = recs[f"signsgd_sde_plateau_nu{nu}"].tolerance
+        assert r.verdict == "holds" and r.discriminates, r
+        assert r.tolerance == pytest.approx(ANALYSE["convergence_fraction"] * band)
+        assert r.measured == pytest.approx(0.001, abs=5e-4) and r.runs == 16
+        assert r.comparison == "absolute" and r.predicted == 0.0
+        assert "when dt = eta halves" in r.statement
+    tol = {nu: F.band_tolerance(signsgd_pred(nu), signsgd_pred(np.inf), ANALYSE)
+           for nu in (1.0, 2.0, 3.0)}
+    tol[np.inf] = F.band_tolerance(signsgd_pred(np.inf), signsgd_pred(3.0), ANALYSE)
+    data = make_data(np.random.default_rng(11), conv_move=lambda nu: tol[nu])
+    recs = by_id(F.claims(F.measure(data, ANALYSE), ANALYSE))
+    for nu in ("1", "2", "3", "inf"):
+        assert recs[f"signsgd_sde_converged_dt_plateau_nu{nu}"].verdict == "fails"
+    data = make_data(np.random.default_rng(12), conv_move=lambda nu: -0.5 * tol[nu])
+    r = by_id(F.claims(F.measure(data, ANALYSE), ANALYSE))["signsgd_sde_converged_dt_plateau_nu2"]
+    assert r.verdict != "holds"
+
+
+def test_sde_convergence_claim_names_the_substep():
+    data = make_data(np.random.default_rng(13), nus=(2.0,), n=50)
+    data["section"] = {**SECTION, "sde_substeps": 4}
+    recs = by_id(F.claims(F.measure(data, ANALYSE), ANALYSE))
+    assert "when dt = eta/4 halves" in recs["signsgd_sde_converged_dt_plateau_nu2"].statement
 
 
 def test_sgd_plateau_fails_at_the_gaussian_value():

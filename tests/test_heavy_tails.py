@@ -175,3 +175,47 @@ def test_sgd_student_t_plateau_closed_form():
     assert gauss == pytest.approx(theory.loss_from_variance(
         lam, theory.sgd_discrete_stationary_variance(lam, 1.0, 0.01)))
     assert theory.sgd_student_t_asymptotic_loss(lam, 1.0, 0.01, 3.0) == pytest.approx(3 * gauss)
+
+
+# ------------------------------------------------------------------ the SDE job's dt pair
+def test_sde_job_saves_the_coupled_dt_pair_per_nu(tmp_path, monkeypatch):
+    """The heavy_tails SDE job adds the coupled (dt, dt/2) pair per nu (Student-t and the
+    Gaussian limit): convergence_runs paths from x0, both chains finite and close (same
+    Brownian path), the main loss unchanged in shape; sde_substeps reaches the main run (the
+    pair reads it from the section itself)."""
+    import copy
+
+    from adasde import artifacts
+    from adasde import config as C
+    from adasde.experiments import heavy_tails
+
+    smoke = C.load("config/smoke.yaml", "config/schema.yaml")
+    sec = copy.deepcopy(smoke["heavy_tails"]["simulate"])
+    sec.update(nus=[2.0], iterations=40, save_every=20, sde_runs=3, convergence_runs=4)
+    cfg = {"seed": smoke["seed"], "dtype": smoke["dtype"], "heavy_tails": sec}
+    heavy_tails.simulate_job(cfg, "signsgd", "sde", tmp_path / "a.npz", log=lambda m: None)
+    a, meta = artifacts.load(tmp_path / "a.npz")
+    assert a["loss"].shape == (2, 3, 3)
+    for chain in ("coarse", "fine"):
+        c = a[f"conv_loss_{chain}"]
+        assert c.shape == (2, 4, 3) and np.all(np.isfinite(c))
+        np.testing.assert_allclose(c[..., 0], a["loss"][:, :1, 0].repeat(4, 1), rtol=1e-6)
+    assert np.max(np.abs(a["conv_loss_coarse"] / a["conv_loss_fine"] - 1)) < 0.1
+    assert meta["convergence_pair_wall_time_s"] > 0
+    seen = []
+
+    def fake_run(*args, substeps=1, runs=1, n_saves=1, **kw):
+        seen.append(("run", substeps, kw["noise"], kw["nu"]))
+        return {"loss": np.zeros((1, runs, n_saves + 1))}, 0.0
+
+    def fake_pair(section, *args, noise, nu, n_saves, **kw):
+        seen.append(("pair", section["sde_substeps"], noise, nu))
+        z = np.zeros((1, section["convergence_runs"], n_saves + 1))
+        return {"conv_loss_coarse": z, "conv_loss_fine": z}
+
+    monkeypatch.setattr(heavy_tails.quadratic, "run", fake_run)
+    monkeypatch.setattr(heavy_tails.quadratic, "convergence_pair", fake_pair)
+    cfg["heavy_tails"] = {**sec, "sde_substeps": 2}
+    heavy_tails.simulate_job(cfg, "signsgd", "sde", tmp_path / "b.npz", log=lambda m: None)
+    assert seen == [("run", 2, "student_t", 2.0), ("pair", 2, "student_t", 2.0),
+                    ("run", 2, "gaussian", None), ("pair", 2, "gaussian", None)]

@@ -24,10 +24,21 @@ The SignSGD ``sde`` job also integrates the Phase-3 SDE of poster eq. (1)
 ``phase3_sde_loss`` (problem, G, run, saved time), ``phase3_sde_entry`` and
 ``phase3_sde_reexit`` (problem, G, run) as above.
 
+The SDE takes ``sde_substeps`` = :math:`k` Euler-Maruyama steps of :math:`\Delta t = \eta/k`
+per optimizer step. For the convergence-in-:math:`\Delta t` claims every ``sde`` job also runs
+the coupled pair (:func:`adasde.experiments.quadratic.convergence_pair`: Euler-Maruyama at
+:math:`\Delta t` and :math:`\Delta t/2` on the same Brownian path, ``convergence_runs`` paths,
+its own key) and saves ``conv_loss_coarse`` and ``conv_loss_fine`` (problem, G, path, saved
+time), :math:`f(X_t) - f^*` of the two chains; the SignSGD ``sde`` job the same of the Phase-3
+SDE as ``phase3_sde_conv_loss_coarse`` and ``phase3_sde_conv_loss_fine``. The main run's arrays
+do not depend on them.
+
 The statistics live in the analysis layer (:mod:`adasde.figures.bounds`).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -87,15 +98,30 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     n_saves = section["iterations"] // section["save_every"]
     dtype = jobs.dtype_of(config)
     hp = section["optimizers"][optimizer]
+    substeps = section.get("sde_substeps", 1) if kind == "sde" else 1
     loss, abs_x, frac, entry, reexit, wall = [], [], [], [], [], 0.0
     p3_loss, p3_entry, p3_reexit = [], [], []
+    conv = {}  # artifact name -> per-problem blocks of the coupled (dt, dt/2) pairs
+
+    def add_pair(prefix, name, lam, key):
+        t0 = time.perf_counter()
+        pair = quadratic.convergence_pair(section, lam, section["x0"], hp, s_eff, key, name=name,
+                                          n_saves=n_saves, save_every=section["save_every"],
+                                          dtype=dtype, log=log)
+        for k in ("conv_loss_coarse", "conv_loss_fine"):
+            conv.setdefault(prefix + k, []).append(pair[k])
+        return time.perf_counter() - t0
+
+    pair_wall = 0.0
     for name, lam in zip(PROBLEMS, lams, strict=True):
         key = quadratic.job_key(config["seed"], FIGURE, optimizer, kind, name)
         out, w = quadratic.run(lam, section["x0"], hp, s_eff, key, name=optimizer, kind=kind,
                                runs=section["runs"], n_saves=n_saves,
-                               save_every=section["save_every"], dtype=dtype, log=log,
-                               save_x=True)
+                               save_every=section["save_every"], substeps=substeps, dtype=dtype,
+                               log=log, save_x=True)
         wall += w
+        if kind == "sde":
+            pair_wall += add_pair("", optimizer, lam, key)
         x = out["x"].astype(float)  # (G, R, T, d)
         inside = snr_max(x, lam, s_eff[:, None, None]) < 1.0  # (G, R, T)
         loss.append(out["loss"])
@@ -108,9 +134,10 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
             key = quadratic.job_key(config["seed"], FIGURE, "signsgd_phase3", kind, name)
             out, w = quadratic.run(lam, section["x0"], hp, s_eff, key, name="signsgd_phase3",
                                    kind=kind, runs=section["runs"], n_saves=n_saves,
-                                   save_every=section["save_every"], dtype=dtype, log=log,
-                                   save_x=True)
+                                   save_every=section["save_every"], substeps=substeps,
+                                   dtype=dtype, log=log, save_x=True)
             wall += w
+            pair_wall += add_pair("phase3_sde_", "signsgd_phase3", lam, key)
             e, r = entry_index(snr_max(out["x"].astype(float), lam, s_eff[:, None, None]) < 1.0)
             p3_loss.append(out["loss"])
             p3_entry.append(e)
@@ -129,10 +156,13 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     if p3_loss:
         arrays.update(phase3_sde_loss=np.stack(p3_loss), phase3_sde_entry=np.stack(p3_entry),
                       phase3_sde_reexit=np.stack(p3_reexit))
+    arrays.update({k: np.stack(v) for k, v in conv.items()})
+    extra = {"optimizer": optimizer, "kind": kind, "problems": list(PROBLEMS)}
+    if kind == "sde":
+        extra["convergence_pair_wall_time_s"] = pair_wall
     meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
                                 name=f"{FIGURE}/{optimizer}_{kind}",
-                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind,
-                                                         "problems": list(PROBLEMS)})
+                                wall_time_s=wall + pair_wall, extra=extra)
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
 

@@ -8,6 +8,13 @@ on the Student-t CDF, :func:`adasde.sdes.signsgd_sde` with ``noise="student_t"``
 :func:`adasde.sdes.signsgd_sde` for :math:`\nu = \infty`). Each holds ``loss`` (nu, run, saved
 step), ``nus`` (the last one ``inf``, the Gaussian limit), ``iterations`` and ``lam``.
 
+The SDE takes ``sde_substeps`` = :math:`k` Euler-Maruyama steps of :math:`\Delta t = \eta/k` per
+optimizer step, and its job also saves the coupled pair of the convergence-in-:math:`\Delta t`
+claim (:func:`adasde.experiments.quadratic.convergence_pair`: Euler-Maruyama at :math:`\Delta t`
+and :math:`\Delta t/2` on the same Brownian path, ``convergence_runs`` paths per nu, its own
+key): ``conv_loss_coarse`` and ``conv_loss_fine`` (nu, path, saved step). The main run's arrays
+do not depend on them.
+
 The optimizer runs draw Student-t noise with :func:`adasde.noise.standard_t` (Bailey's polar
 method: exact, no rejection, ``nu`` traced and ``inf`` the Gaussian limit), so the whole
 :math:`\nu` grid, Gaussian included, is one vmapped, jitted program.
@@ -74,6 +81,7 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     log(f"[adasde] {FIGURE} {optimizer}_{kind}: nu in {[float(n) for n in nus]} x {runs} "
         f"runs, {section['iterations']} steps (saved every {section['save_every']}), d={lam.size}, "
         f"eta={eta:g}, sigma={sigma:g}, device={jax.devices()[0].platform}")
+    conv, pair_wall = {}, 0.0
     t0 = time.perf_counter()
     if kind == "optim":
         loss = simulate_optim(jnp.asarray(lam, dtype),
@@ -85,16 +93,26 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
         loss = np.asarray(jax.block_until_ready(loss))
     else:
         # nu is traced in quadratic.simulate: one compilation serves every finite nu
-        blocks = []
+        blocks, pairs = [], []
         for j, nu in enumerate(nus):
             noise = "gaussian" if np.isinf(nu) else "student_t"
-            out, _ = quadratic.run(lam, section["x0"], {"eta": eta}, [sigma],
-                                   jax.random.fold_in(key, j), name=optimizer, kind=kind,
-                                   runs=runs, n_saves=n_saves, save_every=section["save_every"],
-                                   noise=noise, nu=None if np.isinf(nu) else float(nu),
-                                   dtype=dtype, log=log)
+            nu_j = None if np.isinf(nu) else float(nu)
+            key_j = jax.random.fold_in(key, j)
+            out, _ = quadratic.run(lam, section["x0"], {"eta": eta}, [sigma], key_j,
+                                   name=optimizer, kind=kind, runs=runs, n_saves=n_saves,
+                                   save_every=section["save_every"],
+                                   substeps=section.get("sde_substeps", 1), noise=noise,
+                                   nu=nu_j, dtype=dtype, log=log)
             blocks.append(out["loss"][0])
+            t1 = time.perf_counter()
+            pairs.append(quadratic.convergence_pair(
+                section, lam, section["x0"], {"eta": eta}, [sigma], key_j, name=optimizer,
+                n_saves=n_saves, save_every=section["save_every"], noise=noise, nu=nu_j,
+                dtype=dtype, log=log))
+            pair_wall += time.perf_counter() - t1
         loss = np.stack(blocks)
+        conv = {k: np.stack([p[k][0] for p in pairs])
+                for k in ("conv_loss_coarse", "conv_loss_fine")}
     wall = time.perf_counter() - t0
     bad = ~np.all(np.isfinite(loss), axis=-1)
     log(f"[adasde] {FIGURE} {optimizer}_{kind}: done in {wall:.1f} s; "
@@ -104,10 +122,14 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
         "nus": nus,
         "iterations": np.arange(n_saves + 1) * section["save_every"],
         "lam": lam,
+        **conv,
     }
+    extra = {"optimizer": optimizer, "kind": kind}
+    if kind == "sde":
+        extra["convergence_pair_wall_time_s"] = pair_wall
     meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
                                 name=f"{FIGURE}/{optimizer}_{kind}",
-                                wall_time_s=wall, extra={"optimizer": optimizer, "kind": kind})
+                                wall_time_s=wall, extra=extra)
     artifacts.save(out_path, arrays, meta)
     log(f"[adasde] wrote {out_path}")
 

@@ -273,10 +273,12 @@ def sigma_grid_job(config: dict, figure: str, optimizer: str, kind: str, out_pat
         substeps=section.get("sde_substeps", 1) if kind == "sde" else 1, dtype=dtype, log=log,
         moments_from=moments_from)
     if kind == "sde":
+        t_pair = time.perf_counter()
         out.update(convergence_pair(
             section, lam, section["x0"], section["optimizers"][optimizer], sigma_eff, key,
             name=optimizer, n_saves=n_saves, save_every=section["save_every"], dtype=dtype,
             log=log, moments_from=moments_from))
+        wall += time.perf_counter() - t_pair  # the job's wall time includes its pair
     arrays = {
         **out,
         "sigmas": sigmas,

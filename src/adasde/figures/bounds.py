@@ -39,6 +39,24 @@ the maximum over many saved times neither passes nor fails a claim by chance. Ba
   (relative ``tolerance``): SGD's :math:`\eta d\sigma^2/(4B)` against SignSGD's (noise enters
   linearly) and SignSGD's :math:`\sqrt{\pi/2}\,\eta d\sigma/(4\sqrt B)` against SGD's
   (quadratically), docs/paper.md 3.2's contrast.
+* ``<series>_converged_dt_<window>_<problem>`` (:data:`CONVERGENCE`, one per plotted SDE curve
+  and window; series ``sgd_sde``, ``signsgd_sde`` on both problems, ``phase3_sde`` on
+  :math:`H = \lambda I`): the plotted SDE curve is converged in the step. From the job's
+  coupled pair (Euler-Maruyama at :math:`\Delta t = \eta/k`, ``sde_substeps`` :math:`k`, and
+  at :math:`\Delta t/2` on the same Brownian path) the per-path value :math:`q_r` of the
+  window's statistic moves, on average over the paths, by
+  :math:`|\bar q_{\Delta t} - \bar q_{\Delta t/2}|/\bar q_{\Delta t/2} \le`
+  ``convergence_fraction`` :math:`\times` ``tolerance`` (:func:`adasde.figures.stats.
+  convergence_claim`; absolute band around 0 with the pair's standard error). Windows:
+  ``plateau``, :math:`q_r` the path's time average over the final ``plateau_fraction`` (the
+  plateau claims' statistic, relative ``tolerance``); ``transient``,
+  :math:`q_r = \frac1{|W|}\sum_{t \in W} f_r(t)/\bar F(t)`, the path's loss relative to the
+  main run's mean SDE curve :math:`\bar F` averaged over the saved times
+  :math:`W = \{t > 0: \bar F(t) > 2\,\text{plateau}\}` where the bound checks' transient
+  lies, so that the move is the mean relative move of the plotted curve there, in the units of
+  the bound checks' relative excess. The bound checks have no slack (tolerance 0), so the
+  transient's scale is the figure's relative ``tolerance`` as well. Alternative: a
+  discretisation error as large as that tolerance.
 
 This module never imports jax or :mod:`adasde.experiments`.
 """
@@ -63,7 +81,13 @@ SERIES_LABELS = {"sgd_optim": "SGD", "sgd_sde": "SGD SDE", "signsgd_optim": "Sig
                  "signsgd_sde": "SignSGD SDE (Cor. 3.3)",
                  "phase3_sde": "Phase-3 SDE (poster eq. (1))"}
 ANALYSE_DEFAULTS = {"plateau_fraction": 0.25, "tolerance": 0.1, "window_relaxations": 3.0,
-                    "min_paths": 0.5, "bootstrap": 500}  # = config/schema.yaml's defaults
+                    "min_paths": 0.5, "bootstrap": 500,
+                    "convergence_fraction": 0.5}  # = config/schema.yaml's defaults
+# (series, problem) of every plotted SDE curve: each gets a convergence-in-dt claim per window
+CONVERGENCE = (("sgd_sde", "spectrum"), ("sgd_sde", "isotropic"), ("signsgd_sde", "spectrum"),
+               ("signsgd_sde", "isotropic"), ("phase3_sde", "isotropic"))
+CONVERGENCE_WINDOWS = ("transient", "plateau")
+PROBLEM_TAGS = {"spectrum": "spectrum", "isotropic": "iso"}
 BOOT_SEED = 20250124
 
 
@@ -76,7 +100,7 @@ def settings(analyse: dict | None) -> dict:
 def load(inputs: dict) -> dict:
     """Read the four artifacts ``inputs["<optimizer>_<kind>"]``: ``{"arrays": {series:
     arrays}, "metas": {stem: meta}, "config": the simulate section}``. The Phase-3 SDE's paths
-    come from the SignSGD ``sde`` artifact."""
+    (and its coupled pair) come from the SignSGD ``sde`` artifact."""
     arrays, metas = {}, {}
     for opt in OPTIMIZERS:
         for kind in KINDS:
@@ -88,8 +112,15 @@ def load(inputs: dict) -> dict:
         raise artifacts.ArtifactError(
             f"artifact {inputs['signsgd_sde']} lacks phase3_sde_loss (written by an older "
             "adasde); delete it and rebuild it with `make figures`")
+    for stem in ("sgd_sde", "signsgd_sde"):
+        if "conv_loss_coarse" not in arrays[stem]:
+            raise artifacts.ArtifactError(
+                f"artifact {inputs[stem]} lacks conv_loss_coarse (the coupled dt pair, written "
+                "by adasde since issue #12); delete it and rebuild it with `make figures`")
     arrays["phase3_sde"] = {"loss": sde["phase3_sde_loss"], "phase3_entry": sde["phase3_sde_entry"],
-                            "phase3_reexit": sde["phase3_sde_reexit"]}
+                            "phase3_reexit": sde["phase3_sde_reexit"],
+                            "conv_loss_coarse": sde["phase3_sde_conv_loss_coarse"],
+                            "conv_loss_fine": sde["phase3_sde_conv_loss_fine"]}
     return {"arrays": arrays, "metas": metas, "config": metas["sgd_optim"]["config"]}
 
 
@@ -244,7 +275,8 @@ def measure(data: dict, analyse: dict | None = None) -> dict:
     eta_of = {s: etas[s.split("_")[0]] if s != "phase3_sde" else etas["signsgd"] for s in SERIES}
     m = {"lams": lams, "sigmas": sigmas, "Bs": Bs, "times": times, "dt": dt, "x0": x0,
          "etas": etas, "runs": int(first["loss"].shape[2]), "analyse": a, "metas": data["metas"],
-         "checks": {}, "plateaus": {}, "curves": {}}
+         "checks": {}, "plateaus": {}, "curves": {},
+         "sde_substeps": int(cfg.get("sde_substeps", 1))}
     G = len(sigmas)
     for series in SERIES:
         loss = arrays[series]["loss"]
@@ -282,7 +314,35 @@ def measure(data: dict, analyse: dict | None = None) -> dict:
         for g in range(G):
             mean, se, _ = stats.plateau(arrays[series]["loss"][p, g], frac)
             m["plateaus"][series, g] = (float(mean), float(se))
+    m["convergence"] = {}
+    for series, prob in CONVERGENCE:
+        p = PROBLEMS.index(prob)
+        for g in range(G):
+            m["convergence"][series, prob, g] = convergence_values(
+                arrays[series]["conv_loss_coarse"][p, g], arrays[series]["conv_loss_fine"][p, g],
+                m["curves"][series, p, g][0], frac)
     return m
+
+
+def convergence_values(coarse, fine, reference, fraction: float) -> dict:
+    r"""Per-path statistics of the coupled pair ``coarse``/``fine`` (paths, saved time) of one
+    SDE curve (module docstring, claims ``<series>_converged_dt_<window>``): ``"plateau"``,
+    each path's time average over the final ``fraction`` (:func:`adasde.figures.stats.
+    plateau`); ``"transient"``, :math:`q_r = rac1{|W|}\sum_{t\in W} f_r(t)/ar F(t)` over
+    :math:`W = \{t > 0 : ar F(t) > 2\,ar F_{	ext{plateau}}\}` with :math:`ar F` =
+    ``reference`` (the main run's mean curve; its first saved time after 0 if :math:`W` is
+    empty). Returns ``{window: (coarse values, fine values)}`` and ``"transient_times"``: the
+    saved indices of :math:`W`."""
+    ref = np.asarray(reference, float)
+    level = float(stats.plateau(np.vstack([ref, ref]), fraction)[0])  # 2 rows: no ddof warning
+    window = np.flatnonzero(ref > 2.0 * level)
+    window = window[window > 0]
+    if not window.size:
+        window = np.array([1])
+    chains = [np.asarray(c, float) for c in (coarse, fine)]
+    return {"transient_times": window,
+            "plateau": tuple(stats.plateau(c, fraction)[2] for c in chains),
+            "transient": tuple((c[:, window] / ref[window]).mean(axis=1) for c in chains)}
 
 
 def _alternative(series, prob, bname, lam, x0, s, eta, n_steps, save_every, bound, max_lag,
@@ -349,6 +409,42 @@ def claims(measurements: dict, analyse: dict | None = None) -> list[Claim]:
         for series, prob, bname, window in CHECKS:
             out.append(_bound_claim(m, a, g, series, prob, bname, window))
         out.extend(_plateau_claims(m, a, g))
+        out.extend(_convergence_claims(m, a, g))
+    return out
+
+
+def dt_label(substeps: int) -> str:
+    """The SDE's step in words: ``eta`` or ``eta/k``."""
+    return "eta" if int(substeps) == 1 else f"eta/{int(substeps)}"
+
+
+def _convergence_claims(m, a, g) -> list[Claim]:
+    """The ``<series>_converged_dt_<window>_<problem>`` claims of grid point ``g``."""
+    tag, label = _tag(m, g), _label(m, g)
+    out = []
+    for series, prob in CONVERGENCE:
+        vals = m["convergence"][series, prob, g]
+        lam = m["lams"][PROBLEMS.index(prob)]
+        where = (f"H = {lam[0]:g} I" if prob == "isotropic"
+                 else f"the spectrum in [{lam.min():g}, {lam.max():g}]")
+        for window in CONVERGENCE_WINDOWS:
+            if window == "plateau":
+                what = (f"the {SERIES_LABELS[series]} plateau (time average over the final "
+                        f"{a['plateau_fraction']:g}) on {where} ({label})")
+            else:
+                t = m["times"][vals["transient_times"]]
+                what = (f"the {SERIES_LABELS[series]} mean curve's transient on {where} "
+                        f"(relative to the main run's curve, averaged over the "
+                        f"{t.size} saved times t in [{t.min():g}, {t.max():g}] above twice its "
+                        f"plateau; {label})")
+            c = stats.convergence_claim(
+                FIGURE, f"{series}_converged_dt_{window}_{PROBLEM_TAGS[prob]}_{tag}", what,
+                *vals[window], tolerance=a["tolerance"], fraction=a["convergence_fraction"],
+                dt_label=dt_label(m["sde_substeps"]), against="SDE-vs-bound")
+            if window == "transient":
+                c.note += ("; the bound checks have no slack (tolerance 0): scale is the "
+                           "figure's relative tolerance")
+            out.append(c)
     return out
 
 

@@ -34,6 +34,17 @@ alternative it must rule out:
   scale, whose exceedance probability is essentially 0 (:func:`gaussian_exceedance_upper_bound`,
   a Chernoff bound). The single-big-jump asymptotic tail
   (:func:`adasde.theory.sgd_student_t_exceedance_tail`) is in the note.
+* ``signsgd_sde_converged_dt_plateau_nu<nu>``: the SDE's plateau (the plotted SDE quantity of
+  panel (c)) is converged in the step. From the SDE job's coupled pair (Euler-Maruyama at
+  :math:`\Delta t = \eta/k`, ``sde_substeps`` :math:`k`, and at :math:`\Delta t/2` on the same
+  Brownian path, ``convergence_runs`` paths) the per-path plateau :math:`q_r` moves by
+  :math:`|\bar q_{\Delta t} - \bar q_{\Delta t/2}|/\bar q_{\Delta t/2} \le`
+  ``convergence_fraction`` :math:`\times` the relative band of ``signsgd_sde_plateau_nu<nu>``
+  (:func:`adasde.figures.stats.convergence_claim`). **Alternative**: a discretisation error as
+  large as that band. At :math:`\Delta t = \eta` the SDE's plateau carries the same
+  :math:`O(\eta)` factor as the prediction (the leading order and the continuous Phase-3 SDE
+  are in the plateau claim's note), so this claim bounds how far the plotted SDE is from its
+  :math:`\Delta t \to 0` limit in the units of the plateau claim.
 * ``sgd_optim_plateau_nu<nu>`` for :math:`\nu > 2` and Gaussian noise: SGD's plateau equals
   :math:`\eta\,\mathrm{Tr}(\Sigma)\,\nu/(4(\nu-2))` (exact discrete form,
   :func:`adasde.theory.sgd_student_t_asymptotic_loss`). **Alternative**: the Gaussian plateau
@@ -59,7 +70,7 @@ FIGURE = "heavy_tails"
 JOBS = ("sgd_optim", "signsgd_optim", "signsgd_sde")
 SIGNSGD_KINDS = (("signsgd_optim", "SignSGD optimizer"), ("signsgd_sde", "SignSGD SDE"))
 DEFAULTS = {"plateau_fraction": 0.5, "tolerance": 0.1, "gap_fraction": 0.4,
-            "min_tolerance": 0.01, "exceed_factor": 100.0}
+            "min_tolerance": 0.01, "exceed_factor": 100.0, "convergence_fraction": 0.5}
 QUANTILES = (0.05, 0.5, 0.95)
 
 
@@ -197,6 +208,10 @@ def load(inputs: dict) -> dict:
     arrays, metas = {}, {}
     for stem in JOBS:
         arrays[stem], metas[stem] = artifacts.load(inputs[stem])
+    if "conv_loss_coarse" not in arrays["signsgd_sde"]:
+        raise artifacts.ArtifactError(
+            f"artifact {inputs['signsgd_sde']} lacks conv_loss_coarse (the coupled dt pair, "
+            "written by adasde since issue #12); delete it and rebuild it with `make figures`")
     return {"arrays": arrays, "metas": metas, "section": metas["sgd_optim"]["config"]}
 
 
@@ -252,6 +267,12 @@ def measure(data: dict, analyse: dict | None = None) -> dict:
                           "predicted": pred[float(nu)], "alternative": alt_name,
                           "alternative_value": alt, "tolerance": tol}
     m["signsgd"] = sign
+    # the SDE's coupled (dt, dt/2) pair: per-path plateaus of both chains per nu
+    sde = arr["signsgd_sde"]
+    m["sde_substeps"] = int(sec.get("sde_substeps", 1))
+    m["convergence"] = {j: (stats.plateau(np.asarray(sde["conv_loss_coarse"][j], float), frac)[2],
+                            stats.plateau(np.asarray(sde["conv_loss_fine"][j], float), frac)[2])
+                        for j in range(len(nus))}
 
     # SGD: exceedance of factor x the Gaussian plateau, and the plateau where it exists
     factor = float(s["exceed_factor"])
@@ -315,6 +336,14 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                 measured=r["mean"], predicted=r["predicted"], tolerance=r["tolerance"],
                 stderr=r["se"], runs=r["runs"], alternative=r["alternative"] or "",
                 alternative_value=r["alternative_value"], note=note))
+        r = m["signsgd"]["signsgd_sde", j]
+        k = m.get("sde_substeps", 1)
+        out.append(stats.convergence_claim(
+            FIGURE, f"signsgd_sde_converged_dt_plateau_nu{nu_id(nu)}",
+            f"the SignSGD SDE plateau under {noise} noise (nu={nu_id(nu)}; time average over "
+            f"the final {m['settings']['plateau_fraction']:g})", *m["convergence"][j],
+            tolerance=r["tolerance"], fraction=m["settings"]["convergence_fraction"],
+            dt_label="eta" if k == 1 else f"eta/{k}", against="SDE-plateau"))
         r = m["sgd"][j]
         ex = r["exceed"]
         if nu <= 2.0:

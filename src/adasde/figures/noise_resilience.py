@@ -315,7 +315,8 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                     out.append(stats.convergence_claim(
                         FIGURE, f"{opt}_sde_converged_dt_sigma{_sig(s)}",
                         f"{label} SDE plateau at sigma={s:g}", coarse[j], fine[j],
-                        tolerance=tol, fraction=settings["convergence_fraction"], dt_label=dt))
+                        tolerance=tol, fraction=settings["convergence_fraction"], dt_label=dt,
+                        against="plateau"))
             slope, sse, pred = m["exponent"][opt, kind]
             alt_name, alt = exponent_alternative(opt)
             own = "docs/paper.md 3.3 limits" if kind == "optim" or opt not in EQ2 else \

@@ -413,7 +413,8 @@ def convergence_claims(m: dict, a: dict) -> list[Claim]:
     def claim(key, cid, what, tol, relative, where):
         c = conv[key]
         r = stats.convergence_claim(FIGURE, cid, what, c["coarse"], c["fine"], tolerance=tol,
-                                    fraction=frac, relative=relative, dt_label=dt)
+                                    fraction=frac, relative=relative, dt_label=dt,
+                                    against="phase-claim")
         r.note += f"; {where}"
         out.append(r)
 

@@ -227,10 +227,12 @@ def dt_move(coarse, fine, relative: bool = True) -> dict:
 
 
 def convergence_claim(figure: str, id: str, what: str, coarse, fine, *, tolerance: float,
-                      fraction: float, relative: bool = True, dt_label: str = "eta"):
+                      fraction: float, relative: bool = True, dt_label: str = "eta",
+                      against: str = "SDE-vs-optimizer"):
     r"""The claim that the plotted SDE quantity ``what`` is converged in the step: when
     :math:`\Delta t` = ``dt_label`` halves it moves by at most ``fraction`` times the
-    ``tolerance`` of the figure's SDE-versus-optimizer claims (relative to its value when
+    ``tolerance`` of the figure's claims about that quantity (``against``: by default its
+    SDE-versus-optimizer claims; relative to its value when
     ``relative``, else in its own units). The alternative it rules out: a discretisation error
     as large as that tolerance (the issue that the Euler-Maruyama curve at :math:`\Delta t =
     \eta` is not the SDE). ``coarse``/``fine``: per-path values of the pair (:func:`dt_move`)."""
@@ -245,10 +247,9 @@ def convergence_claim(figure: str, id: str, what: str, coarse, fine, *, toleranc
     return Claim(
         figure=figure, id=id,
         statement=f"{what} is converged in dt: it moves by at most {fraction:g} x the "
-                  f"SDE-vs-optimizer tolerance {tolerance:g} ({unit}) when dt = {dt_label} "
-                  "halves",
+                  f"{against} tolerance {tolerance:g} ({unit}) when dt = {dt_label} halves",
         measured=m["move"], predicted=0.0, tolerance=fraction * tolerance,
         comparison="absolute", stderr=m["stderr"], runs=m["paths"],
-        alternative=f"a discretisation error as large as the SDE-vs-optimizer tolerance "
+        alternative=f"a discretisation error as large as the {against} tolerance "
                     f"({tolerance:g})",
         alternative_value=tolerance, note=note)
