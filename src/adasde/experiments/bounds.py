@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from adasde import artifacts, jobs
+from adasde import jobs
 from adasde.experiments import quadratic
 from adasde.problems import quadratic_spectrum
 
@@ -160,11 +160,8 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     extra = {"optimizer": optimizer, "kind": kind, "problems": list(PROBLEMS)}
     if kind == "sde":
         extra["convergence_pair_wall_time_s"] = pair_wall
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/{optimizer}_{kind}",
-                                wall_time_s=wall + pair_wall, extra=extra)
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{FIGURE}/{optimizer}_{kind}",
+                       wall_time_s=wall + pair_wall, extra=extra, log=log)
 
 
 def check(section: dict) -> list[str]:

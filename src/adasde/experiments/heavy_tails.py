@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adasde import artifacts, jobs, optim
+from adasde import jobs, optim
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 from adasde.problems import Quadratic
@@ -127,11 +127,8 @@ def simulate_job(config: dict, optimizer: str, kind: str, out_path, log=print) -
     extra = {"optimizer": optimizer, "kind": kind}
     if kind == "sde":
         extra["convergence_pair_wall_time_s"] = pair_wall
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{FIGURE}/{optimizer}_{kind}",
-                                wall_time_s=wall, extra=extra)
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{FIGURE}/{optimizer}_{kind}",
+                       wall_time_s=wall, extra=extra, log=log)
 
 
 def check(section: dict) -> list[str]:
