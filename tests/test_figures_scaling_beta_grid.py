@@ -2,6 +2,7 @@
 shown to hold on data that follow the prediction and to fail on data that do not."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -16,9 +17,14 @@ ANALYSE = {"tolerance": 0.05, "closed_form_tolerance": 0.1, "claim_max_delta": 8
            "plateau_fraction": 0.5}
 
 
-def make_data(deltas=(2, 1, 4, 8), b1=(0.975,), b2=(0.9875,), runs=64, saves=11, scale=None, seed=0):
+def make_data(deltas=(2, 1, 4, 8), b1=(0.975,), b2=(0.9875,), runs=64, saves=11, scale=None, seed=0,
+              dt_move=None, conv_runs=16, substeps=None):
     """Artifacts whose plateaus equal the closed forms (optimizer: finite momentum; SDE: its
-    scheme's discrete form) times ``scale[kind](i, j, k, r)`` (default 1), with 1% noise."""
+    scheme's discrete form at ``substeps``, default 1) times ``scale[kind](i, j, k, r)``
+    (default 1), with 1% noise. With ``dt_move`` (a function of (i, j, k, r)) the SDE artifact
+    also has the coupled pair: ``conv_loss_fine`` at the SDE's level with 1% noise per path and
+    ``conv_loss_coarse`` = fine x (1 + dt_move(idx)) x (1 + 0.1% path noise), NaN where the point
+    is undefined (as the job writes them)."""
     lam = np.array([0.5, 2.0])
     shape = (len(b1), len(b2), len(deltas), len(RULES))
     hp = {k: np.full(shape, np.nan) for k in scaling.HP_KEYS}
@@ -32,17 +38,29 @@ def make_data(deltas=(2, 1, 4, 8), b1=(0.975,), b2=(0.9875,), runs=64, saves=11,
         defined[idx] = s.defined
     rng = np.random.default_rng(seed)
     data = {"metas": {}, "config": SECTION}
-    for kind, form in (("optim", "finite_momentum"), ("sde", "eq2_em")):
+    k_sub = 1 if substeps is None else substeps
+    for kind, form in (("optim", "finite_momentum"), ("sde", "eq2_sim")):
         loss = np.full(shape + (runs, saves), np.nan)
+        levels = np.full(shape, np.nan)
         for idx in zip(*np.nonzero(defined), strict=True):
             h = {key: hp[key][idx] for key in F.HP_KEYS}
-            level = F._loss(form, lam, 1.0, h) * (scale[kind](*idx) if scale else 1.0)
-            loss[idx] = level * (1 + 0.01 * rng.standard_normal((runs, saves)))
+            levels[idx] = F._loss(form, lam, 1.0, h, k_sub) * (scale[kind](*idx) if scale else 1.0)
+            loss[idx] = levels[idx] * (1 + 0.01 * rng.standard_normal((runs, saves)))
         data[kind] = {"loss": loss, "defined": defined, "beta1": np.array(b1),
                       "beta2": np.array(b2), "deltas": np.array(deltas, float),
                       "rules": np.array(RULES), "iterations": np.arange(saves) * 10,
                       "lam": lam, **{f"hp_{k}": v for k, v in hp.items()}}
         data["metas"][f"adamw_{kind}"] = {"config": SECTION, "seed": 0}
+        if kind == "sde" and dt_move is not None:
+            fine = np.full(shape + (conv_runs, saves), np.nan)
+            coarse = np.full_like(fine, np.nan)
+            for idx in zip(*np.nonzero(defined), strict=True):
+                fine[idx] = levels[idx] * (1 + 0.01 * rng.standard_normal((conv_runs, saves)))
+                coarse[idx] = fine[idx] * (1 + dt_move(*idx)) * (
+                    1 + 0.001 * rng.standard_normal((conv_runs, 1)))
+            data[kind]["conv_loss_coarse"], data[kind]["conv_loss_fine"] = coarse, fine
+    if substeps is not None:
+        data["metas"]["adamw_sde"]["sde_substeps"] = substeps
     return data
 
 
@@ -170,3 +188,114 @@ def test_shared_helpers_reference_and_decisive():
     assert stats.decisive([1.0, 1.045, 0.9], se, 0.95, 1.05) == 2
     assert stats.decisive([np.nan, np.nan], [0.1, 0.1], 0.0, 1.0) is None
     assert stats.ratio_stderr(2.0, 0.2, 1.0, 0.0) == pytest.approx(0.2)
+
+
+# ------------------------------------------------------------------ convergence in dt
+def no_move(*idx):
+    return 0.0
+
+
+def conv_claims(records):
+    return {c.id: c for c in records if "_sde_converged_" in c.id}
+
+
+def test_convergence_claims_hold_when_the_pair_agrees():
+    m = F.measure(make_data(dt_move=no_move), ANALYSE)
+    assert m["conv"]["paths"] == 16
+    cs = conv_claims(F.claims(m, ANALYSE))
+    # one per rule and claimed delta (2, 4, 8; delta = 1 is the reference)
+    assert set(cs) == {f"{r}_sde_converged_delta_{d}" for r in RULES for d in (2, 4, 8)}
+    for cid, c in cs.items():
+        assert c.verdict == "holds" and c.discriminates, cid
+        assert c.runs == 16 and abs(c.measured) < 0.005
+    # the band is convergence_fraction x the tolerance of the rule's SDE claims
+    assert cs["this_paper_sde_converged_delta_8"].band == pytest.approx([-0.025, 0.025])
+    assert cs["malladi_sde_converged_delta_8"].band == pytest.approx([-0.05, 0.05])
+    assert cs["malladi_sde_converged_delta_8"].alternative_value == pytest.approx(0.1)
+    assert "SDE-invariance tolerance 0.05" in cs["this_paper_sde_converged_delta_2"].statement
+    assert "SDE-vs-closed-form tolerance 0.1" in cs["malladi_sde_converged_delta_2"].statement
+
+
+def test_convergence_claim_fails_when_the_sde_moves_with_dt():
+    # the delta = 8 loss drops by 3% when dt halves at every rule: outside this paper's
+    # 0.5 x 5% band (fails), inside the others' 0.5 x 10% band (holds)
+    k8 = 3
+
+    def move(i, j, k, r):
+        return 0.03 if k == k8 else 0.0
+
+    cs = conv_claims(F.claims(F.measure(make_data(dt_move=move), ANALYSE), ANALYSE))
+    c = cs["this_paper_sde_converged_delta_8"]
+    assert c.verdict == "fails"
+    assert c.measured == pytest.approx(0.03, abs=0.002)
+    assert cs["malladi_sde_converged_delta_8"].verdict == "holds"
+    assert cs["this_paper_sde_converged_delta_4"].verdict == "holds"
+
+
+def test_convergence_move_of_the_reference_enters_the_ratio():
+    # only the delta = 1 loss moves (by 4%): every ratio moves by about 1/1.04 - 1
+    def move(i, j, k, r):
+        return 0.04 if k == 1 else 0.0
+
+    m = F.measure(make_data(dt_move=move), ANALYSE)
+    cs = conv_claims(F.claims(m, ANALYSE))
+    c = cs["this_paper_sde_converged_delta_2"]
+    assert c.measured == pytest.approx(1 / 1.04 - 1, abs=0.002)
+    assert c.verdict == "fails"
+    ref = re.search(r"delta = 1 loss itself moves by ([-+.\d]+)", c.note)
+    assert float(ref.group(1)) == pytest.approx(0.04, abs=0.002)
+
+
+def test_convergence_skips_undefined_points():
+    # base beta1 = 0.9 is undefined at delta = 16 under this paper's rule (NaN in the pair)
+    data = make_data(deltas=(1, 2, 16), b1=(0.9, 0.975), dt_move=no_move)
+    r = RULES.index("this_paper")
+    assert np.isnan(data["sde"]["conv_loss_coarse"][0, 0, 2, r]).all()
+    m = F.measure(data, {**ANALYSE, "claim_max_delta": 16})
+    assert np.isnan(m["conv"]["move"][0, 0, 2, r])
+    c = conv_claims(F.claims(m))["this_paper_sde_converged_delta_16"]
+    assert c.verdict == "holds" and "(0.9, 0.9875)" not in c.note
+    t = F.ratio_table(m)
+    assert t.query("kind == 'sde' and defined")["dt_move"].notna().all()
+    assert t.query("kind == 'optim'")["dt_move"].isna().all()
+
+
+def test_no_convergence_claims_without_the_pair():
+    assert not conv_claims(F.claims(F.measure(make_data(), ANALYSE)))
+
+
+def test_eq2_scheme_variance_is_eq2_em_at_one_substep_and_tends_to_the_sde():
+    from adasde import theory
+
+    lam = np.linspace(0.5, 2.0, 8)
+    for eta, b1, theta, B in ((0.01, 0.975, 1.0, 1.0), (0.04, 0.6, 4.0, 16.0)):
+        em = theory.adamw_discrete_stationary_variance(lam, 1.0, eta, b1, B, theta,
+                                                       scheme="eq2_em")
+        np.testing.assert_allclose(F.eq2_scheme_variance(lam, 1.0, eta, b1, B, theta, 1), em,
+                                   rtol=1e-12)
+        fine = F.eq2_scheme_variance(lam, 1.0, eta, b1, B, theta, 4096)
+        # weak order 1: the error at k and 2k substeps halves
+        e = [F.eq2_scheme_variance(lam, 1.0, eta, b1, B, theta, k) - fine for k in (16, 32)]
+        np.testing.assert_allclose(e[1] / e[0], 0.5, atol=0.03)
+        # the continuous closed form holds V at s^2 (not self-consistent): close, not equal
+        cont = theory.adamw_eq2_stationary_variance(lam, 1.0, eta, b1, B, theta)
+        np.testing.assert_allclose(fine, cont, rtol=0.02)
+
+
+def test_substeps_select_the_scheme_form_and_the_alternative():
+    data = make_data(substeps=4, dt_move=no_move)
+    m = F.measure(data, ANALYSE)
+    assert m["substeps"] == 4
+    r = RULES.index("malladi")
+    # at dt = eta'/4 the scheme is between the dt = eta' scheme and the continuous SDE
+    em, sim, cont = (m["pred_loss"][f][0, 0, 3, r] for f in ("eq2_em", "eq2_sim", "eq2"))
+    assert min(em, cont) < sim < max(em, cont)
+    cs = by_id(F.claims(m, ANALYSE))
+    c = cs["this_paper_sde_discrete_closed_form"]
+    assert c.verdict == "holds" and "eta'/4" in c.statement
+    assert "dt = eta'" in c.alternative
+    assert "dt = eta'/4 halves" in cs["this_paper_sde_converged_delta_8"].statement
+    # the substeps recorded in the job's config are used when the meta lacks the key
+    del data["metas"]["adamw_sde"]["sde_substeps"]
+    data["metas"]["adamw_sde"]["config"] = {**SECTION, "grid": {"sde_substeps": 2}}
+    assert F.sde_substeps(data) == 2

@@ -278,3 +278,96 @@ def test_plot_has_three_panels_per_optimizer():
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert any("drift-only ODE" in t and "R = 0" in t for t in labels)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------- convergence in dt (pair)
+def with_pair(arrays, meta, rng, opts=("signsgd", "adamw"), paths=8, factor=1.0, noise=1e-3,
+              requested=None, substeps=1):
+    """Add a coupled pair to a synthetic artifact: fine paths from the optimizer's law, coarse
+    = fine * factor * (1 + noise z) per time (a weak dt-error ``factor - 1`` plus the pair's
+    small path-wise difference)."""
+    for opt in opts:
+        fine = runs(rng, paths)
+        coarse = fine * factor * (1.0 + noise * rng.standard_normal(fine.shape))
+        coarse[:, 0] = fine[:, 0]
+        arrays[f"conv_loss_{opt}_coarse"], arrays[f"conv_loss_{opt}_fine"] = coarse, fine
+    meta["config"]["sde_substeps"] = substeps
+    meta["config"]["convergence_runs"] = paths
+    if requested is not None:
+        meta["convergence_runs_requested"] = requested
+    return arrays, meta
+
+
+def test_relative_loss_exact_cases():
+    loss = np.array([[9.0, 2.0, 1.0], [9.0, 4.0, 3.0]])
+    ref = np.array([5.0, 2.0, 1.0])  # time 0 is left out
+    np.testing.assert_allclose(F.relative_loss(loss, ref), [1.0, 2.5])
+    c = F.convergence({"conv_loss_x_coarse": 1.1 * loss, "conv_loss_x_fine": loss}, "x", ref)
+    np.testing.assert_allclose(c["coarse"], 1.1 * c["fine"])
+    np.testing.assert_allclose(c["curve"], [0.1 * 3.0 / 2.0, 0.1 * 2.0 / 1.0])
+    assert c["paths"] == 2 and F.convergence({}, "x", ref) is None
+
+
+def test_convergence_claim_holds_for_a_converged_pair():
+    """A pair whose chains differ by 0.1% per path: the relative move of the loss is ~0 +- 1e-3,
+    inside +-0.5 x 0.1; the alternative (a dt-error of 0.1) lies outside: it discriminates.
+    No claim for Malladi's SDE and none for an optimizer without a pair."""
+    rng = np.random.default_rng(20)
+    arrays, meta = with_pair(*artifact(rng, n=50), rng, opts=("adamw",))
+    m = F.measure(data_of(arrays, meta), ANALYSE)
+    c = by_id(F.claims(m, ANALYSE))
+    conv = c["adamw_sde_converged_dt"]
+    assert conv.verdict == "holds" and conv.discriminates
+    assert conv.band == pytest.approx([-0.05, 0.05]) and conv.alternative_value == 0.1
+    assert abs(conv.measured) < 2e-3 and conv.runs == 8
+    assert "dt = eta halves" in conv.statement and "clamped" not in conv.note
+    assert "mean-loss tolerance 0.1" in conv.statement
+    assert "signsgd_sde_converged_dt" not in c
+    assert not any("malladi" in cid and "converged" in cid for cid in c)
+    assert m["per_opt"]["adamw"]["convergence"]["curve"].shape == (J - 1,)
+
+
+def test_convergence_claim_fails_when_halving_dt_moves_the_loss():
+    """The failing case: coarse = 1.12 x fine on every path (a weak dt-error of 12%, more than
+    the band 0.05): the claim fails; at 1.04 it holds, and a band from convergence_fraction
+    0.2 (0.02) makes the same 4% fail."""
+    rng = np.random.default_rng(21)
+    arrays, meta = with_pair(*artifact(rng, n=50), rng, factor=1.12)
+    c = by_id(F.claims(F.measure(data_of(arrays, meta), ANALYSE), ANALYSE))
+    for opt in ("signsgd", "adamw"):
+        assert c[f"{opt}_sde_converged_dt"].verdict == "fails"
+        assert c[f"{opt}_sde_converged_dt"].measured == pytest.approx(0.12, abs=0.01)
+    arrays, meta = with_pair(*artifact(rng, n=50), rng, factor=1.04)
+    m = F.measure(data_of(arrays, meta), ANALYSE)
+    assert by_id(F.claims(m, ANALYSE))["adamw_sde_converged_dt"].verdict == "holds"
+    strict = by_id(F.claims(m, {**ANALYSE, "convergence_fraction": 0.2}))
+    assert strict["adamw_sde_converged_dt"].band == pytest.approx([-0.02, 0.02])
+    assert strict["adamw_sde_converged_dt"].verdict == "fails"
+    m2 = F.measure(data_of(arrays, meta), {**ANALYSE, "convergence_fraction": 0.2})
+    assert by_id(F.claims(m2))["adamw_sde_converged_dt"].verdict == "fails"
+
+
+def test_convergence_claim_states_clamp_substeps_and_diverged_paths():
+    rng = np.random.default_rng(22)
+    arrays, meta = with_pair(*artifact(rng, n=50), rng, paths=8, requested=16, substeps=4)
+    arrays["conv_loss_adamw_fine"][2, 5:] = np.nan
+    m = F.measure(data_of(arrays, meta), ANALYSE)
+    assert m["substeps"] == 4 and m["convergence_runs_requested"] == 16
+    c = by_id(F.claims(m, ANALYSE))
+    assert "dt = eta/4 halves" in c["adamw_sde_converged_dt"].statement
+    assert "convergence_runs = 16 clamped to the job's 8 seeds" in c["signsgd_sde_converged_dt"].note
+    assert "1 non-finite paths dropped" in c["adamw_sde_converged_dt"].note
+    assert c["adamw_sde_converged_dt"].runs == 7
+
+
+def test_plot_shows_the_dt_move():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(23)
+    arrays, meta = with_pair(*artifact(rng, n=10), rng, substeps=2)
+    fig = F.plot(F.measure(data_of(arrays, meta), ANALYSE))
+    labels = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    assert any("dt -> dt/2 (8 paths)" in t for t in labels)
+    assert any("0.5 x tolerance" in t for t in labels)
+    assert r"\eta/2" in fig._suptitle.get_text()
+    plt.close(fig)

@@ -145,6 +145,26 @@ def test_an_analysis_setting_reruns_only_its_notebook(smoke_run, section, figure
 
 
 @pytest.mark.slow
+def test_sde_only_settings_rerun_the_sde_jobs_and_not_the_optimizers(smoke_run):
+    """``sde_substeps`` and ``convergence_runs`` are read by the SDE jobs only: changing them
+    reruns those jobs (one per optimizer here, the grid's SDE job) and their notebooks, never an
+    optimizer job."""
+    work, _, _ = smoke_run
+    import yaml
+
+    cfg = yaml.safe_load((work / "config/smoke.yaml").read_text())
+    cfg["noise_resilience"]["simulate"]["sde_substeps"] = 2
+    cfg["scaling"]["simulate"]["grid"]["convergence_runs"] = 3
+    (work / "config/sde.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned(work, "config/sde.yaml")
+    n_opt = len(cfg["noise_resilience"]["simulate"]["optimizers"])
+    assert plan == {"noise_resilience_simulate": n_opt, "scaling_grid_simulate": 1,
+                    "notebook": 2, "claims": 1, "resolved_config": 1, "figures": 1}, plan
+    proc = snakemake(work, "-n", "figures", "--cores", "1", "--configfile", "config/sde.yaml")
+    assert "kind=optim" not in proc.stdout and "adamw_optim" not in proc.stdout
+
+
+@pytest.mark.slow
 def test_notebook_reads_only_declared_artifacts(smoke_run, tmp_path):
     """An artifact left over from an earlier config (an optimizer since removed) is ignored:
     the noise_resilience notebook reads the files its rule passes, not a glob."""

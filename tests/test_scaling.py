@@ -186,6 +186,52 @@ def test_grid_job_skips_undefined_points_and_records_them(tmp_path):
     assert arrays["rules"].tolist() == ["this_paper", "alternative"]
 
 
+def test_grid_sde_job_adds_the_convergence_pair_with_nan_at_undefined_points(tmp_path):
+    cfg = small_config()
+    cfg["scaling"]["grid"]["convergence_runs"] = 3
+    scaling_exp.simulate_grid_job(cfg, "sde", tmp_path / "sde.npz", log=lambda m: None)
+    arrays, meta = artifacts.load(tmp_path / "sde.npz")
+    assert meta["sde_substeps"] == 1 and meta["undefined_points"] == 1
+    assert meta["wall_time_s"] >= meta["pair_wall_time_s"] > 0
+    defined = arrays["defined"]
+    for key in ("conv_loss_coarse", "conv_loss_fine"):
+        assert arrays[key].shape == (2, 1, 2, 2, 3, 3)
+        assert np.all(np.isnan(arrays[key][0, 0, 1, 0]))  # undefined: NaN filled
+        assert np.all(np.isfinite(arrays[key][defined]))
+    # the pair starts from x0 on the same paths: equal at t = 0, different chains after
+    np.testing.assert_array_equal(arrays["conv_loss_coarse"][defined][..., 0],
+                                  arrays["conv_loss_fine"][defined][..., 0])
+    assert not np.array_equal(arrays["conv_loss_coarse"][defined],
+                              arrays["conv_loss_fine"][defined])
+    # the optimizer's artifact has no pair
+    scaling_exp.simulate_grid_job(cfg, "optim", tmp_path / "optim.npz", log=lambda m: None)
+    assert "conv_loss_coarse" not in artifacts.load(tmp_path / "optim.npz")[0]
+
+
+@pytest.mark.parametrize("substeps", [1, 2])
+def test_grid_sde_main_run_is_the_scheme_at_eta_over_substeps(tmp_path, substeps):
+    """The main run is quadratic.run at ``substeps`` on the job's key (the pair does not touch
+    it): with sde_substeps = 1 the loss array is the one of the job without the pair."""
+    cfg = small_config()
+    cfg["scaling"]["grid"]["sde_substeps"] = substeps
+    cfg["scaling"]["grid"]["convergence_runs"] = 2
+    scaling_exp.simulate_grid_job(cfg, "sde", tmp_path / "sde.npz", log=lambda m: None)
+    arrays, meta = artifacts.load(tmp_path / "sde.npz")
+    assert meta["sde_substeps"] == substeps
+    section = cfg["scaling"]
+    hp, defined = scaling_exp.grid_points(section)
+    idx = np.flatnonzero(defined.ravel())
+    flat = {k: hp[k].ravel()[idx] for k in quadratic.HP_KEYS}
+    g = section["grid"]
+    out, _ = quadratic.run(
+        scaling_exp.spectrum(section), section["x0"], flat,
+        section["sigma"] / np.sqrt(hp["B"].ravel()[idx]),
+        quadratic.job_key(cfg["seed"], scaling_exp.GRID_FIGURE, "adamw", "sde"), name="adamw",
+        kind="sde", runs=g["runs"], n_saves=g["iterations"] // g["save_every"],
+        save_every=g["save_every"], substeps=substeps, log=lambda m: None)
+    np.testing.assert_array_equal(arrays["loss"][defined], out["loss"])
+
+
 def test_curves_job_shares_one_samples_grid(tmp_path):
     cfg = small_config()
     out = tmp_path / "adamw.npz"

@@ -136,17 +136,31 @@ def test_simulate_job_writes_artifact(tmp_path):
     lines = []
     tracking.simulate_job(cfg, "tiny", out, log=lines.append)
     arrays, meta = artifacts.load(out)
+    # the convergence pair: our SDEs only (not Malladi's), convergence_runs (default 16)
+    # clamped to the job's 2 seeds, and the job says so
     assert set(arrays) == {"iterations", "loss_signsgd_optim", "loss_signsgd_sde",
                            "loss_signsgd_ode", "loss_adamw_optim", "loss_adamw_sde",
-                           "loss_adamw_ode", "loss_adamw_malladi"}
+                           "loss_adamw_ode", "loss_adamw_malladi",
+                           "conv_loss_signsgd_coarse", "conv_loss_signsgd_fine",
+                           "conv_loss_adamw_coarse", "conv_loss_adamw_fine"}
     np.testing.assert_array_equal(arrays["iterations"], [0, 2, 4])
     assert arrays["loss_adamw_malladi"].shape == (2, 3)
     assert arrays["loss_adamw_sde"].shape == (2, 3) and arrays["loss_adamw_ode"].shape == (1, 3)
+    assert arrays["conv_loss_adamw_coarse"].shape == arrays["conv_loss_adamw_fine"].shape == (2, 3)
     assert meta["config"]["seeds"] == 2 and meta["problem"] == "mlp-breast_cancer"
+    assert meta["config"]["sde_substeps"] == 1 and meta["config"]["convergence_runs"] == 2
+    assert meta["convergence_runs_requested"] == 16
+    assert any("convergence_runs = 16 exceeds" in line and "clamped" in line for line in lines)
     assert meta["wall_time_s"] > 0 and meta["cpu_time_s"] > 0
     assert any("compile" in line and "adamw/malladi" in line for line in lines)
     assert set(meta["timings"]) == {"signsgd_optim", "signsgd_sde", "adamw_optim", "adamw_sde",
-                                    "adamw_malladi"}
+                                    "adamw_malladi", "signsgd_sde_pair", "adamw_sde_pair"}
+    # the main run does not depend on the pair (same keys, same arrays as before it existed)
+    prob = tracking.build_problem(tracking.arch_settings(cfg["sde_tracking"], "tiny"), 3)
+    keys = jax.random.split(tracking.job_key(3, "sde_tracking", "tiny", "adamw", "malladi"), 2)
+    alone, _, _ = tracking.simulate(prob, "adamw", "malladi", HP["adamw"], 0.01, keys,
+                                    n_saves=2, save_every=2)
+    np.testing.assert_array_equal(alone, arrays["loss_adamw_malladi"])
     # Wall times live in meta.json only, so the .npz is byte-identical across identical runs
     # (the simulations themselves are deterministic: test_simulate_shapes_start_and_batching).
     assert all(t["compile_s"] > 0 and t["run_s"] > 0 for t in meta["timings"].values())
@@ -221,3 +235,74 @@ def test_scaled_sde_evaluates_the_gradient_once_per_step(tiny_mlp, name):
         calls.clear()
         jax.make_jaxpr(lambda y, sde=sde: integrate.em_step(sde, 0.0, y, y[0], 1e-3))(y)
         assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ substeps and the dt pair
+@pytest.mark.parametrize("opt", ["signsgd", "adamw"])
+def test_pair_without_noise_is_the_ode_at_dt_and_half_dt(tiny_mlp, opt):
+    """At vanishing noise (sigma = 1e-9: the diffusion is ~0, the drift is the SDE's) the
+    pair's coarse chain is the explicit Euler ODE at dt = eta/k and its fine chain the ODE at
+    eta/(2k), observed at the optimizer's saved iterations: the substeps and the observation
+    grid are wired as stated."""
+    keys = jax.random.split(jax.random.key(5), 2)
+    kw = dict(n_saves=3, save_every=2)
+    ode = {k: tracking.simulate(tiny_mlp, opt, "ode", HP[opt], 1e-9, keys[:1], substeps=k,
+                                **kw)[0][0] for k in (1, 2, 4)}
+    assert np.abs(ode[1] - ode[2]).max() > 0  # the step matters
+    for k in (1, 2):
+        coarse, fine, comp, run = tracking.simulate_pair(tiny_mlp, opt, HP[opt], 1e-9, keys,
+                                                         substeps=k, **kw)
+        assert coarse.shape == fine.shape == (2, 4) and comp > 0 and run > 0
+        np.testing.assert_allclose(coarse, np.broadcast_to(ode[k], (2, 4)), rtol=2e-5)
+        np.testing.assert_allclose(fine, np.broadcast_to(ode[2 * k], (2, 4)), rtol=2e-5)
+
+
+def test_pair_is_coupled_deterministic_and_batched(tiny_mlp):
+    """With noise the two chains of a pair differ by far less than two independent paths do
+    (one Brownian path), each key gives its own path, lax.map equals vmap, reruns are
+    identical."""
+    keys = jax.random.split(jax.random.key(6), 4)
+    kw = dict(n_saves=4, save_every=5)
+    hp = HP["adamw"]
+    coarse, fine, _, _ = tracking.simulate_pair(tiny_mlp, "adamw", hp, 0.5, keys, **kw)
+    paths, _, _ = tracking.simulate(tiny_mlp, "adamw", "sde", hp, 0.5, keys, **kw)
+    pair_gap = np.abs(coarse[:, -1] - fine[:, -1]).mean()
+    path_gap = np.abs(paths[:, -1] - paths[:, -1].mean()).mean()
+    assert 0 < pair_gap < 0.2 * path_gap
+    assert len(set(fine[:, -1].tolist())) == 4
+    mapped = tracking.simulate_pair(tiny_mlp, "adamw", hp, 0.5, keys, seed_batch=1, **kw)
+    np.testing.assert_allclose(mapped[0], coarse, rtol=1e-5)
+    np.testing.assert_allclose(mapped[1], fine, rtol=1e-5)
+    again = tracking.simulate_pair(tiny_mlp, "adamw", hp, 0.5, keys, **kw)
+    np.testing.assert_array_equal(again[0], coarse)
+    with pytest.raises(ValueError, match="substeps must be a positive integer"):
+        tracking.simulate_pair(tiny_mlp, "adamw", hp, 0.5, keys, substeps=0, **kw)
+    with pytest.raises(ValueError, match="substeps must be a positive integer"):
+        tracking.simulate(tiny_mlp, "adamw", "sde", hp, 0.5, keys, substeps=0, **kw)
+
+
+def test_job_substeps_and_convergence_runs(tmp_path):
+    """sde_substeps = 2 halves the SDEs' step (the optimizer is unchanged) and the pair runs at
+    eta/2 and eta/4; convergence_runs below the seeds is used as given (no clamp)."""
+    base = {"seeds": 3, "optimizers": {"rmspropw": HP["rmspropw"]},
+            "archs": {"tiny": {"arch": "mlp", "dataset": "breast_cancer", "data": {"n_train": 32},
+                               "net": {"widths": [3]}, "sigma": 0.01, "iterations": 4,
+                               "save_every": 2, "seed_batch": 0}}}
+    out = {}
+    for k in (1, 2):
+        cfg = {"seed": 1, "dtype": "float32",
+               "sde_tracking": {**base, "sde_substeps": k, "convergence_runs": 2}}
+        lines = []
+        path = tmp_path / f"k{k}" / "tracking.npz"
+        tracking.simulate_job(cfg, "tiny", path, log=lines.append)
+        out[k] = artifacts.load(path)
+        assert not any("clamped" in line for line in lines)
+        assert any(f"dt pair (eta/{k}, eta/{2 * k}; 2 paths)" in line for line in lines)
+    (a1, _), (a2, m2) = out[1], out[2]
+    assert m2["config"]["sde_substeps"] == 2 and m2["config"]["convergence_runs"] == 2
+    assert a2["conv_loss_rmspropw_fine"].shape == (2, 3)
+    np.testing.assert_array_equal(a1["loss_rmspropw_optim"], a2["loss_rmspropw_optim"])
+    for kind in ("sde", "ode", "malladi"):
+        assert not np.array_equal(a1[f"loss_rmspropw_{kind}"], a2[f"loss_rmspropw_{kind}"])
+        np.testing.assert_array_equal(a1[f"loss_rmspropw_{kind}"][:, 0],
+                                      a2[f"loss_rmspropw_{kind}"][:, 0])

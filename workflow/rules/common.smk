@@ -41,19 +41,44 @@ except adasde_config.ConfigError as err:
 
 def job_params(section, simulate=None, drop=()):
     """The ``job`` param of a simulation rule: exactly the values its job reads (the seed, the
-    dtype and the section's ``simulate`` part, less the keys in ``drop``), so that changing any
-    of them reruns the job and changing anything else (e.g. ``analyse``) does not. Canonical
-    JSON (sorted keys): Snakemake compares params as text, and key order must not count.
+    dtype and the section's ``simulate`` part, less the keys in ``drop``; a dotted key such as
+    ``"grid.sde_substeps"`` drops a nested one), so that changing any of them reruns the job and
+    changing anything else (e.g. ``analyse``) does not. Canonical JSON (sorted keys): Snakemake
+    compares params as text, and key order must not count.
     """
     sim = config[section]["simulate"] if simulate is None else simulate
     return json.dumps(
         {
             "seed": config["seed"],
             "dtype": config["dtype"],
-            "section": {k: v for k, v in sim.items() if k not in drop},
+            "section": _without(sim, drop),
         },
         sort_keys=True,
     )
+
+
+def _without(mapping, drop):
+    """``mapping`` less the (possibly dotted) keys of ``drop``, copied where it changes."""
+    out = dict(mapping)
+    for key in drop:
+        head, _, rest = key.partition(".")
+        if rest and isinstance(out.get(head), dict):
+            out[head] = _without(out[head], (rest,))
+        elif not rest:
+            out.pop(head, None)
+    return out
+
+
+# Keys only the SDE jobs read (dt = eta / sde_substeps and the coupled (dt, dt/2) pair): left
+# out of an optimizer job's params, so changing them reruns the SDE jobs and not the optimizers.
+SDE_ONLY_KEYS = ("sde_substeps", "convergence_runs")
+
+
+def sde_params(section, kind, drop=(), prefix=""):
+    """:func:`job_params` of a job of wildcard ``kind``: the SDE-only keys (under ``prefix``,
+    e.g. ``"grid."``) are dropped for ``kind == "optim"``."""
+    extra = tuple(prefix + k for k in SDE_ONLY_KEYS) if kind == "optim" else ()
+    return job_params(section, drop=tuple(drop) + extra)
 
 
 def code_hash(*modules):

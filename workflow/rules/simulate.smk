@@ -16,7 +16,7 @@ rule noise_resilience_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params("noise_resilience"),
+        job=lambda wc: sde_params("noise_resilience", wc.kind),
         code=code_hash("adasde.experiments.noise_resilience"),
     script:
         "../scripts/noise_resilience_simulate.py"
@@ -49,7 +49,7 @@ rule scaling_grid_simulate:
         gpu=GPUS_PER_JOB,
     params:
         # only what the job reads: the grid (not the curves) part of scaling.simulate
-        job=job_params("scaling", drop=("curves",)),
+        job=lambda wc: sde_params("scaling", wc.kind, drop=("curves",), prefix="grid."),
         code=code_hash("adasde.experiments.scaling"),
     script:
         "../scripts/scaling_grid_simulate.py"
@@ -107,7 +107,7 @@ rule bounds_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params("bounds"),
+        job=lambda wc: sde_params("bounds", wc.kind),
         code=code_hash("adasde.experiments.bounds"),
     script:
         "../scripts/bounds_simulate.py"
@@ -140,7 +140,7 @@ rule stationary_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params("stationary"),
+        job=lambda wc: sde_params("stationary", wc.kind),
         code=code_hash("adasde.experiments.stationary"),
     script:
         "../scripts/stationary_simulate.py"
@@ -172,7 +172,7 @@ rule signsgd_phases_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params("signsgd_phases"),
+        job=lambda wc: sde_params("signsgd_phases", wc.kind),
         code=code_hash("adasde.experiments.signsgd_phases"),
     script:
         "../scripts/signsgd_phases_simulate.py"
@@ -204,7 +204,7 @@ rule heavy_tails_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params("heavy_tails"),
+        job=lambda wc: sde_params("heavy_tails", wc.kind),
         code=code_hash("adasde.experiments.heavy_tails"),
     script:
         "../scripts/heavy_tails_simulate.py"

@@ -41,13 +41,12 @@ rule sde_tracking_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        # The settings of this architecture only (seeds, optimizers, its archs entry), so
-        # editing one architecture reruns only its job.
+        # The settings of this architecture only (its archs entry and every other key of the
+        # section), so editing one architecture reruns only its job.
         job=lambda w: job_params(
             "sde_tracking",
             simulate={
-                "seeds": config["sde_tracking"]["simulate"]["seeds"],
-                "optimizers": config["sde_tracking"]["simulate"]["optimizers"],
+                **config["sde_tracking"]["simulate"],
                 "archs": {w.arch: config["sde_tracking"]["simulate"]["archs"][w.arch]},
             },
         ),

@@ -8,7 +8,11 @@ r"""Figures ``scaling_beta_grid`` and ``scaling_curves``: batch-size scaling rul
   per kind; every point takes the same number of steps, so its SDE horizon
   :math:`t = k\eta'` grows with :math:`\eta' = \sqrt\delta\,\eta` (every point runs at least the
   base horizon). Points where a rule sends a beta outside (0, 1) are not simulated: their losses
-  are NaN and ``defined`` is False in the artifact.
+  are NaN and ``defined`` is False in the artifact. The SDE takes ``grid.sde_substeps``
+  Euler-Maruyama steps :math:`\Delta t = \eta'/k` per optimizer step (k = ``sde_substeps``)
+  and adds the coupled pair of :func:`adasde.experiments.quadratic.convergence_pair`
+  (:math:`\Delta t` and :math:`\Delta t/2` on the same Brownian path, ``grid.convergence_runs``
+  paths) behind the figure's convergence-in-dt claims.
 * ``scaling_curves``: one base setting, loss against samples seen (iterations x batch size) for
   each optimizer, rule and :math:`\delta`; a run at :math:`\delta` takes ``samples/(delta*B)``
   steps and saves every ``save_samples/(delta*B)`` steps, so all curves share one samples grid.
@@ -16,13 +20,16 @@ r"""Figures ``scaling_beta_grid`` and ``scaling_curves``: batch-size scaling rul
 
 Artifacts: ``results/scaling_beta_grid/adamw_<kind>.npz`` with ``loss`` (beta1, beta2, delta,
 rule, run, saved step), ``defined`` (beta1, beta2, delta, rule), the rescaled hyper-parameters
-``hp_<key>`` on the same grid, ``iterations``, ``lam``; ``results/scaling_curves/<optimizer>.npz``
+``hp_<key>`` on the same grid, ``iterations``, ``lam``, and for the SDE ``conv_loss_coarse`` and
+``conv_loss_fine`` (beta1, beta2, delta, rule, convergence path, saved step; NaN at undefined
+points); ``results/scaling_curves/<optimizer>.npz``
 with ``loss`` (rule, delta, run, saved point), ``defined`` (rule, delta), ``samples``.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 
@@ -76,9 +83,25 @@ def grid_points(section: dict) -> tuple[dict, np.ndarray]:
     return hp, defined
 
 
+def _fill(values: np.ndarray, idx: np.ndarray, shape: tuple) -> np.ndarray:
+    """Scatter per-defined-point ``values`` (n_defined, ...) into the grid ``shape`` + the
+    trailing axes, NaN at the undefined points."""
+    out = np.full((int(np.prod(shape)),) + values.shape[1:], np.nan, values.dtype)
+    out[idx] = values
+    return out.reshape(shape + values.shape[1:])
+
+
 def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
-    """AdamW (``kind='optim'``) or its SDE (``'sde'``) on the whole beta grid x deltas x rules,
-    as one vmapped call; writes the ``scaling_beta_grid`` artifact at ``out_path``."""
+    r"""AdamW (``kind='optim'``) or its SDE (``'sde'``) on the whole beta grid x deltas x rules,
+    as one vmapped call; writes the ``scaling_beta_grid`` artifact at ``out_path``.
+
+    The SDE is integrated by Euler-Maruyama at :math:`\Delta t = \eta'/k` for each point's
+    rescaled :math:`\eta'` (k = ``grid.sde_substeps``, saved at the optimizer's steps
+    :math:`t = n\eta'`) and also as the coupled pair at :math:`\Delta t` and :math:`\Delta t/2`
+    on ``grid.convergence_runs`` shared Brownian paths (key
+    :func:`adasde.experiments.quadratic.pair_key` of the job's key): arrays ``conv_loss_coarse``
+    and ``conv_loss_fine``. The pair does not touch the main run (its own key): with k = 1 the
+    ``loss`` array is the one the job wrote before the pair existed."""
     section = config[SECTION]
     g = section["grid"]
     lam = spectrum(section)
@@ -91,14 +114,27 @@ def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
     sigma_eff = section["sigma"] / np.sqrt(flat["B"])
     n_saves = g["iterations"] // g["save_every"]
     key = quadratic.job_key(config["seed"], GRID_FIGURE, "adamw", kind)
+    flat_hp = {k: flat[k] for k in quadratic.HP_KEYS}
+    substeps = int(g.get("sde_substeps", 1)) if kind == "sde" else 1
     out, wall = quadratic.run(
-        lam, section["x0"], {k: flat[k] for k in quadratic.HP_KEYS}, sigma_eff, key,
+        lam, section["x0"], flat_hp, sigma_eff, key,
         name="adamw", kind=kind, runs=g["runs"], n_saves=n_saves, save_every=g["save_every"],
-        dtype=_dtype(config), log=log)
-    loss = np.full((defined.size, g["runs"], n_saves + 1), np.nan, out["loss"].dtype)
-    loss[idx] = out["loss"]
+        substeps=substeps, dtype=_dtype(config), log=log)
+    conv = {}
+    extra = {}
+    if kind == "sde":
+        t0 = time.perf_counter()
+        pair = quadratic.convergence_pair(
+            g, lam, section["x0"], flat_hp, sigma_eff, key, name="adamw", n_saves=n_saves,
+            save_every=g["save_every"], dtype=_dtype(config), log=log)
+        pair_wall = time.perf_counter() - t0
+        conv = {k: _fill(v, idx, defined.shape) for k, v in pair.items()}
+        extra = {"sde_substeps": substeps, "main_wall_time_s": wall,
+                 "pair_wall_time_s": pair_wall}
+        wall += pair_wall
     arrays = {
-        "loss": loss.reshape(defined.shape + loss.shape[1:]),
+        "loss": _fill(out["loss"], idx, defined.shape),
+        **conv,
         "defined": defined,
         "beta1": np.asarray(g["beta1"], float),
         "beta2": np.asarray(g["beta2"], float),
@@ -108,13 +144,10 @@ def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
         "lam": lam,
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{GRID_FIGURE}/adamw_{kind}",
-                                wall_time_s=wall,
-                                extra={"optimizer": "adamw", "kind": kind,
-                                       "undefined_points": int(n_undef)})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{GRID_FIGURE}/adamw_{kind}",
+                       wall_time_s=wall, extra={"optimizer": "adamw", "kind": kind,
+                                                "undefined_points": int(n_undef), **extra},
+                       log=log)
 
 
 def curve_points(section: dict, optimizer: str) -> tuple[list[str], list[float], dict, np.ndarray]:

@@ -9,8 +9,10 @@ Gaussian noise of known covariance :math:`\sigma^2 I`, so the SDEs know :math:`\
 * ``optim``: the optimizer on :math:`\nabla f(x_k) + \sigma z_k`
   (:func:`adasde.optim.run_optimizer`);
 * ``sde``: our SDE (:func:`adasde.sdes.signsgd_sde`, :func:`~adasde.sdes.rmspropw_sde`,
-  :func:`~adasde.sdes.adamw_sde`) by Euler-Maruyama with :math:`\Delta t = \eta` on the same
-  network's full-batch gradient (:func:`adasde.integrate.euler_maruyama`);
+  :func:`~adasde.sdes.adamw_sde`) by Euler-Maruyama with :math:`\Delta t = \eta/k`
+  (:math:`k` = ``sde_substeps``, default 1; saved every ``k * save_every`` SDE steps, i.e. at
+  the optimizer's iterations) on the same network's full-batch gradient
+  (:func:`adasde.integrate.euler_maruyama`);
 * ``ode``: the drift of our SDE without its diffusion (:func:`scale_diffusion` at 0), a
   deterministic ODE integrated by the same Euler scheme; one path. It is the alternative the tracking claims
   must rule out: it shares the SDE's drift (including the noise's effect on it, e.g.
@@ -19,7 +21,15 @@ Gaussian noise of known covariance :math:`\sigma^2 I`, so the SDEs know :math:`\
 * ``malladi``: Malladi et al.'s SDE in our time units (:func:`adasde.sdes.malladi_rmsprop_sde`,
   :func:`~adasde.sdes.malladi_adam_sde`), for RMSprop(W) and Adam(W) only. Malladi et al. have
   no decoupled weight decay; for RMSpropW/AdamW we add the same :math:`-\theta X_t\,dt` as ours
-  (our extension, stated in the figure).
+  (our extension, stated in the figure). Same step :math:`\Delta t = \eta/k` as ours;
+* the **convergence pair** of our SDE (no pair for Malladi's: the jobs are the pipeline's most
+  expensive): :func:`adasde.integrate.solve_pair` at :math:`\Delta t = \eta/k` and
+  :math:`\Delta t/2` on one Brownian path, on :math:`P = \min(` ``convergence_runs``,
+  ``seeds`` :math:`)` paths (a ``convergence_runs`` above the job's seeds is clamped, and the
+  job says so), key :func:`adasde.experiments.quadratic.pair_key` of the SDE's job key
+  (independent of the main paths), the same observation (the full-batch loss). It costs
+  about :math:`3P` gradient evaluations per step (one coarse, two fine), against
+  :math:`S + 1` for our SDE's main run.
 
 Every run starts from the same initial parameters; the optimizer's runs and each SDE's paths
 use independent noise (weak, not pathwise, comparison). The parameters are one flat vector
@@ -28,8 +38,11 @@ use independent noise (weak, not pathwise, comparison). The parameters are one f
 One job per architecture writes ``results/sde_tracking_<arch>/tracking.npz`` with
 ``loss_<optimizer>_<kind>`` (seeds, n_saves + 1) (full-batch training loss at the saved
 iterations; ``loss_<optimizer>_ode`` has one row: the ODE is deterministic) and
-``iterations``; its ``meta.json`` holds the wall times (``timings``: compile and run seconds
-per optimizer and kind; ``wall_time_s``, ``cpu_time_s``), which would make the
+``iterations``, plus per optimizer with our SDE the pair's ``conv_loss_<optimizer>_coarse``
+and ``conv_loss_<optimizer>_fine`` (P, n_saves + 1) (the loss of each coupled path at the same
+saved iterations); its ``meta.json`` holds the wall times (``timings``: compile and run seconds
+per optimizer and kind, ``<optimizer>_sde_pair`` for the pair; ``wall_time_s``,
+``cpu_time_s``; ``convergence_runs_requested``), which would make the
 ``.npz`` differ between identical runs. The seeds of one (optimizer, kind) run as one compiled
 program: ``jax.vmap`` over seeds, or, where ``seed_batch`` > 0, ``jax.lax.map`` over chunks of
 ``seed_batch`` vmapped seeds (the conv nets on CPU: XLA:CPU runs vmapped convolutions as slow
@@ -45,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adasde import artifacts, data, integrate, nets, optim, sdes
-from adasde.experiments.quadratic import job_key
+from adasde.experiments.quadratic import job_key, pair_key
 
 FIGURE = "sde_tracking"
 KINDS = ("optim", "sde", "ode", "malladi")
@@ -106,13 +119,17 @@ def scale_diffusion(sde: sdes.SDE, scale) -> sdes.SDE:
 def arch_settings(section: dict, arch: str) -> dict:
     """The resolved settings of architecture ``arch``: its ``archs`` entry, with ``optimizers``
     = the section's optimizers updated by the entry's own (an entry replaces the whole
-    optimizer), and ``seeds``. This is what the job's provenance records."""
+    optimizer), ``seeds``, the section's ``sde_substeps`` (default 1) and ``convergence_runs``
+    clamped to the seeds (:math:`P = \\min(` ``convergence_runs``, ``seeds`` :math:`)`, default
+    16 requested). This is what the job's provenance records."""
     if arch not in section["archs"]:
         raise ValueError(f"architecture {arch!r} is not in config key {FIGURE}.archs "
                          f"({', '.join(section['archs'])})")
     spec = dict(section["archs"][arch])
     spec["optimizers"] = {**section["optimizers"], **spec.get("optimizers", {})}
     spec.setdefault("seeds", section["seeds"])
+    spec["sde_substeps"] = int(section.get("sde_substeps", 1))
+    spec["convergence_runs"] = min(int(section.get("convergence_runs", 16)), int(spec["seeds"]))
     return spec
 
 
@@ -130,11 +147,13 @@ def build_problem(spec: dict, seed: int) -> nets.NetProblem:
 
 def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigma: float,
              keys, *, n_saves: int, save_every: int, seed_batch: int = 0,
-             noise_scale=None, progress: str | None = None):
+             noise_scale=None, substeps: int = 1, progress: str | None = None):
     """Full-batch training loss at the saved iterations of one run per key: the optimizer
     (``kind="optim"``), an SDE (``"sde"``, ``"malladi"``) with Euler-Maruyama step
-    :math:`\\Delta t = \\eta`, or our SDE's drift-only ODE (``"ode"``: the same scheme with
-    the diffusion set to zero; deterministic, so one key suffices). For an SDE,
+    :math:`\\Delta t = \\eta/k` (``substeps`` k; saved every ``k * save_every`` steps, at the
+    same times :math:`t = j\\,\\eta\\,` ``save_every`` as the optimizer), or our SDE's
+    drift-only ODE (``"ode"``: the same scheme with the diffusion set to zero; deterministic,
+    so one key suffices). ``substeps`` does not apply to the optimizer. For an SDE,
     ``noise_scale`` (one value per key) multiplies the diffusion of each path
     (:func:`scale_diffusion`): a 0 makes that path the ODE. All keys form one compiled program:
     ``jax.vmap`` over them, or, for ``0 < seed_batch < len(keys)``, ``jax.lax.map`` over chunks
@@ -142,6 +161,8 @@ def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigm
     run_s)``."""
     grad = jax.grad(problem.loss)
     x0 = problem.params0
+    if int(substeps) < 1:
+        raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
 
     def observe(y):
         return problem.loss(y[0])
@@ -163,35 +184,76 @@ def simulate(problem: nets.NetProblem, optimizer: str, kind: str, hp: dict, sigm
             sde = sdes.make(sde_name(optimizer, kind), grad, hp, sigma)
             if scale is not None:
                 sde = scale_diffusion(sde, scale)
-            obs, _ = integrate.euler_maruyama(sde, x0, key, dt=hp["eta"], n_saves=n_saves,
-                                              save_every=save_every, observe=observe,
-                                              progress=progress)
+            obs, _ = integrate.euler_maruyama(sde, x0, key, dt=hp["eta"] / substeps,
+                                              n_saves=n_saves, save_every=save_every * substeps,
+                                              observe=observe, progress=progress)
         return obs
 
     scales = None if noise_scale is None else jnp.asarray(noise_scale, problem.params0.dtype)
     if scales is not None and scales.shape != (n,):
         raise ValueError(f"noise_scale needs one value per key ({n}), got shape {scales.shape}")
+    return _compile_and_run(one, (keys, scales), n, seed_batch)
+
+
+def _compile_and_run(one, args, n: int, seed_batch: int):
+    """``one`` over the leading axis (length ``n``) of ``args`` as one compiled program
+    (``jax.vmap``, or ``jax.lax.map`` over chunks of ``seed_batch``); returns
+    ``(numpy result, compile_s, run_s)``."""
     if seed_batch and seed_batch < n:
-        def batched(args):
-            return jax.lax.map(one, args, batch_size=seed_batch)
+        def batched(a):
+            return jax.lax.map(one, a, batch_size=seed_batch)
     else:
         batched = jax.vmap(one)
     start = time.perf_counter()
-    compiled = jax.jit(batched).lower((keys, scales)).compile()
+    compiled = jax.jit(batched).lower(args).compile()
     mid = time.perf_counter()
-    loss = np.asarray(jax.block_until_ready(compiled((keys, scales))))
-    return loss, mid - start, time.perf_counter() - mid
+    out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(compiled(args)))
+    return out, mid - start, time.perf_counter() - mid
+
+
+def simulate_pair(problem: nets.NetProblem, optimizer: str, hp: dict, sigma: float, keys, *,
+                  n_saves: int, save_every: int, substeps: int = 1, seed_batch: int = 0,
+                  progress: str | None = None):
+    r"""The convergence-in-dt pair of our SDE for ``optimizer``: one coupled path per key by
+    :func:`adasde.integrate.solve_pair`, Euler-Maruyama at :math:`\Delta t = \eta/k`
+    (``substeps`` k, the step of :func:`simulate`'s ``"sde"`` run) and at :math:`\Delta t/2`
+    on the same Brownian path (the :math:`\Delta t` increment is the sum of the two
+    :math:`\Delta t/2` ones), both observed (full-batch loss) at the optimizer's saved
+    iterations :math:`j\,` ``save_every``. Batching over keys as :func:`simulate`. Returns
+    ``(coarse, fine, compile_s, run_s)`` with ``coarse``, ``fine`` (len(keys), n_saves + 1)."""
+    if int(substeps) < 1:
+        raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
+    grad = jax.grad(problem.loss)
+    x0 = problem.params0
+    sde = sdes.make(sde_name(optimizer, "sde"), grad, hp, sigma)
+
+    def observe(y):
+        return problem.loss(y[0])
+
+    def one(key):
+        sol = integrate.solve_pair(sde, x0, key, dt=hp["eta"] / substeps, n_saves=n_saves,
+                                   save_every=save_every * substeps, observe=observe,
+                                   progress=progress)
+        return sol.coarse.observations, sol.fine.observations
+
+    (coarse, fine), comp, run = _compile_and_run(one, keys, keys.shape[0], seed_batch)
+    return coarse, fine, comp, run
 
 
 def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
     """Run every optimizer of the section on architecture ``arch`` with its SDEs (``seeds``
-    runs/paths each) and our SDE's drift-only ODE (one path, compiled with our SDE's paths:
-    the same program with one extra path whose diffusion is scaled by 0; its timings are
-    those of ``<opt>_sde``), and save the artifact at ``out_path``."""
+    runs/paths each, :math:`\\Delta t = \\eta/` ``sde_substeps``) and our SDE's drift-only ODE
+    (one path, compiled with our SDE's paths: the same program with one extra path whose
+    diffusion is scaled by 0; its timings are those of ``<opt>_sde``), plus our SDE's
+    convergence pair (:func:`simulate_pair` on ``min(convergence_runs, seeds)`` paths, key
+    :func:`~adasde.experiments.quadratic.pair_key` of the SDE's key), and save the artifact
+    at ``out_path``."""
     section = config[FIGURE]
     spec = arch_settings(section, arch)
     seed = config["seed"]
     n_saves = spec["iterations"] // spec["save_every"]
+    substeps, pair_runs = spec["sde_substeps"], spec["convergence_runs"]
+    requested = int(section.get("convergence_runs", 16))
     x64 = config.get("dtype") == "float64"
     job_start, cpu_start = time.perf_counter(), time.process_time()
     arrays = {"iterations": np.arange(n_saves + 1) * spec["save_every"]}
@@ -202,7 +264,11 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
             problem = problem._replace(params0=problem.params0.astype(jnp.float64))
         log(f"[adasde] {figure_name(arch)}: {problem.name}, {problem.n_params} parameters, "
             f"{problem.n_train} training rows, sigma={spec['sigma']:g}, "
-            f"{spec['iterations']} iterations, {spec['seeds']} seeds")
+            f"{spec['iterations']} iterations, {spec['seeds']} seeds; SDEs at dt = eta/"
+            f"{substeps}, convergence pair (dt, dt/2) on {pair_runs} paths")
+        if requested > pair_runs:
+            log(f"[adasde] {figure_name(arch)}: convergence_runs = {requested} exceeds the "
+                f"job's {spec['seeds']} seeds; clamped: the pair runs {pair_runs} paths")
         for opt, hp in spec["optimizers"].items():
             for kind in kinds_for(opt):
                 if kind == "ode":
@@ -215,7 +281,7 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
                 loss, comp, run = simulate(
                     problem, opt, kind, hp, spec["sigma"], keys, n_saves=n_saves,
                     save_every=spec["save_every"], seed_batch=spec.get("seed_batch", 0),
-                    noise_scale=scale)
+                    noise_scale=scale, substeps=1 if kind == "optim" else substeps)
                 if kind == "sde":
                     loss, arrays[f"loss_{opt}_ode"] = loss[:-1], loss[-1:]
                 arrays[f"loss_{opt}_{kind}"] = loss
@@ -227,12 +293,29 @@ def simulate_job(config: dict, arch: str, out_path, log=print) -> None:
                     + (f"; {bad} paths diverged" if bad else "")
                     + (f"; ODE {float(arrays[f'loss_{opt}_ode'][0, -1]):.4g}"
                        if kind == "sde" else ""))
+                if kind == "sde":
+                    pkeys = jax.random.split(pair_key(job_key(seed, FIGURE, arch, opt, kind)),
+                                             pair_runs)
+                    coarse, fine, comp, run = simulate_pair(
+                        problem, opt, hp, spec["sigma"], pkeys, n_saves=n_saves,
+                        save_every=spec["save_every"], substeps=substeps,
+                        seed_batch=spec.get("seed_batch", 0))
+                    arrays[f"conv_loss_{opt}_coarse"] = coarse
+                    arrays[f"conv_loss_{opt}_fine"] = fine
+                    timings[f"{opt}_sde_pair"] = {"compile_s": comp, "run_s": run}
+                    with np.errstate(invalid="ignore"):
+                        move = float(np.nanmean(coarse[:, -1] - fine[:, -1]))
+                    log(f"[adasde] {arch}/{opt}/sde dt pair (eta/{substeps}, "
+                        f"eta/{2 * substeps}; {pair_runs} paths): compile {comp:.1f} s, run "
+                        f"{run:.1f} s; final loss {np.nanmean(fine[:, -1]):.4g} at dt/2, "
+                        f"coarse - fine {move:.3g}")
     wall, cpu = time.perf_counter() - job_start, time.process_time() - cpu_start
     meta = artifacts.provenance(spec, seed, dtype=config.get("dtype", "float32"),
                                 name=f"{figure_name(arch)}/tracking",
                                 wall_time_s=wall,
                                 extra={"arch": arch, "problem": problem.name, "cpu_time_s": cpu,
                                        "timings": timings,
+                                       "convergence_runs_requested": requested,
                                        "n_params": problem.n_params,
                                        "n_train": problem.n_train})
     artifacts.save(out_path, arrays, meta)
@@ -261,9 +344,12 @@ def check(section: dict) -> list[str]:
     for name, a in sec["archs"].items():
         where = f"sde_tracking.simulate.archs.{name}"
         seeds = a.get("seeds", sec["seeds"])
+        pair = min(sec.get("convergence_runs", 16), seeds)
         n_saves = a["iterations"] // a["save_every"]
-        jobs_mem.append((f"sde_tracking_simulate[{name}]", 8.0 * seeds * (n_saves + 1) * 4,
-                         f"seeds={seeds} x iterations/save_every={n_saves}"))
+        jobs_mem.append((f"sde_tracking_simulate[{name}]",
+                         8.0 * (4 * seeds + 2 * pair) * (n_saves + 1),
+                         f"(4 x seeds={seeds} + 2 x pair paths={pair}) x "
+                         f"iterations/save_every={n_saves}"))
         if a["iterations"] % a["save_every"]:
             errors.append(f"config key '{where}.iterations': {a['iterations']} is not a multiple "
                           f"of save_every {a['save_every']}")

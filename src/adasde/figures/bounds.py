@@ -121,7 +121,8 @@ def load(inputs: dict) -> dict:
                             "phase3_reexit": sde["phase3_sde_reexit"],
                             "conv_loss_coarse": sde["phase3_sde_conv_loss_coarse"],
                             "conv_loss_fine": sde["phase3_sde_conv_loss_fine"]}
-    return {"arrays": arrays, "metas": metas, "config": metas["sgd_optim"]["config"]}
+    # the SDE job's section: it also holds the SDE-only keys (sde_substeps, convergence_runs)
+    return {"arrays": arrays, "metas": metas, "config": metas["sgd_sde"]["config"]}
 
 
 # ------------------------------------------------------------------------------ statistics

@@ -212,7 +212,8 @@ def load(inputs: dict) -> dict:
         raise artifacts.ArtifactError(
             f"artifact {inputs['signsgd_sde']} lacks conv_loss_coarse (the coupled dt pair, "
             "written by adasde since issue #12); delete it and rebuild it with `make figures`")
-    return {"arrays": arrays, "metas": metas, "section": metas["sgd_optim"]["config"]}
+    # the SDE job's section: it also holds the SDE-only keys (sde_substeps, convergence_runs)
+    return {"arrays": arrays, "metas": metas, "section": metas["signsgd_sde"]["config"]}
 
 
 # ---------------------------------------------------------------------------------- measure

@@ -24,14 +24,32 @@ Claims (:func:`claims`), each with the alternative it must rule out:
   Lemma C.57's form without the momentum factor (docs/paper.md 3.3).
 * ``this_paper_sde_invariant`` (``role="paper_form"``; the paper: the rule leaves its SDE
   invariant) against ``this_paper_sde_discrete_closed_form`` (``role="correction"``): the eq.
-  (2) SDE as simulated (Euler-Maruyama at :math:`\Delta t = \eta'`) is *not* invariant (its
-  look-ahead scales the plateau by about :math:`\beta_1'^2`), and the scheme's own discrete-time
-  closed form (``theory.adamw_discrete_stationary_variance(scheme="eq2_em")``) predicts its
-  ratio. ``malladi_sde_discrete_closed_form`` and ``alternative_sde_discrete_closed_form``
-  test the same closed form under the other rules. Like is compared with like: the
-  simulation is the scheme at :math:`\Delta t = \eta'`, so the *continuous* eq. (2) closed form
-  (``theory.adamw_eq2_asymptotic_loss``), off from the scheme by up to 26% through the
-  discretisation (not through a linearisation), is the alternative these claims must rule out.
+  (2) SDE, simulated by Euler-Maruyama at :math:`\Delta t = \eta'/k` (k = the SDE job's
+  ``grid.sde_substeps``), is *not* invariant (its look-ahead scales the plateau by about
+  :math:`\beta_1'^2`, in the continuous SDE as in its schemes), and the scheme's own
+  discrete-time closed form at that step (:func:`eq2_scheme_variance`, form ``eq2_sim``; for
+  k = 1 ``theory.adamw_discrete_stationary_variance(scheme="eq2_em")``) predicts its ratio.
+  ``malladi_sde_discrete_closed_form`` and ``alternative_sde_discrete_closed_form`` test the
+  same closed form under the other rules. The alternative these claims must rule out is the
+  other end of the step range: for k = 1 the *continuous* eq. (2) closed form
+  (``theory.adamw_eq2_asymptotic_loss``, off from the :math:`\Delta t = \eta'` scheme by up
+  to 26% through the discretisation), for k > 1 the :math:`\Delta t = \eta'` scheme
+  (``eq2_em``), i.e. an SDE curve that still carries that discretisation error.
+* ``<rule>_sde_converged_delta_<d>`` (one per rule and claimed :math:`\delta`; the issue that
+  the Euler-Maruyama curve at :math:`\Delta t = \eta'` is not the SDE): the plotted SDE ratio
+  :math:`L(\delta)/L(1)` moves by at most ``convergence_fraction`` x the tolerance of the SDE
+  claims made under that rule when :math:`\Delta t = \eta'/k` halves
+  (:func:`adasde.figures.stats.convergence_claim`; ``tolerance`` for this paper's rule, whose
+  invariance claim has the narrower band, ``closed_form_tolerance`` for the other rules).
+  Measured on the coupled pair ``conv_loss_coarse``/``conv_loss_fine`` of the SDE artifact
+  (:math:`\Delta t` and :math:`\Delta t/2` on one Brownian path): per path the plateau ratio
+  :math:`\hat L_p(\delta)/\hat L_p(1)` (path p of the point over path p of its reference, two
+  independent paths), its relative move
+
+  .. math:: \frac{\overline{R^{\Delta t}_p - R^{\Delta t/2}_p}}{|\overline{R^{\Delta t/2}_p}|}
+
+  with its standard error across paths, decided at the decisive base. Artifacts without the
+  pair (written before it existed) give none.
 
 A claim over a set of points ("every delta", "every base") is decided by its decisive point
 (:func:`adasde.figures.stats.decisive`): it holds when every point's 95% interval lies in the
@@ -50,7 +68,7 @@ FIGURE = "scaling_beta_grid"
 KINDS = ("optim", "sde")
 HP_KEYS = ("eta", "beta1", "beta2", "theta", "B")
 DEFAULTS = {"tolerance": 0.05, "closed_form_tolerance": 0.1, "claim_max_delta": 8,
-            "plateau_fraction": 0.5}
+            "plateau_fraction": 0.5, "convergence_fraction": 0.5}
 
 
 def load(inputs: dict) -> dict:
@@ -61,8 +79,51 @@ def load(inputs: dict) -> dict:
         arrays, meta = artifacts.load(inputs[f"adamw_{kind}"])
         data[kind], metas[f"adamw_{kind}"] = arrays, meta
     data["metas"] = metas
-    data["config"] = metas["adamw_optim"]["config"]
+    # the SDE job's section where there is one: it also holds grid.sde_substeps and
+    # grid.convergence_runs, which the optimizer job does not read
+    data["config"] = metas.get("adamw_sde", metas["adamw_optim"])["config"]
     return data
+
+
+def sde_substeps(data: dict) -> int:
+    """Euler-Maruyama steps per optimizer step of the SDE artifact (1 for artifacts that do
+    not record it)."""
+    meta = data["metas"].get("adamw_sde", {})
+    if "sde_substeps" in meta:
+        return int(meta["sde_substeps"])
+    return int(meta.get("config", {}).get("grid", {}).get("sde_substeps", 1))
+
+
+def eq2_scheme_variance(lam, sigma, eta, beta1, batch_size=1.0, theta=0.0, substeps=1,
+                        iterations=30):
+    r"""Stationary variance of the Euler-Maruyama scheme of the poster's eq. (2) SDE at
+    :math:`h = \Delta t = \eta/k` (``substeps`` k), linearised as
+    ``theory.adamw_discrete_stationary_variance`` (preconditioner held at
+    :math:`p = \sqrt{s^2 + \lambda^2\mathrm{Var}(x)}`, solved self-consistently). Per
+    coordinate, with :math:`b = \beta_1`, :math:`\rho_1 = (1-b)/\eta` and
+    :math:`c = h\rho_1 = (1-b)/k`:
+
+    .. math::
+        m_{n+1} &= (1-c)\,m_n + c\lambda x_n + \sqrt{k}\,c\,s\,z_n \\
+        x_{n+1} &= (1 - h\theta)\,x_n - \tfrac{h}{p}\bigl(b\,m_n + (1-b)\lambda x_n\bigr)
+
+    (the noise :math:`\sqrt{\eta}\rho_1 s\,\Delta W`, :math:`\Delta W \sim N(0, h)`, is
+    :math:`\sqrt{k}\,c\,s\,z`; the look-ahead :math:`M + \eta\rho_1(\nabla f - M)` gives
+    :math:`b\,m + (1-b)\lambda x`). For k = 1 it is ``scheme="eq2_em"`` of
+    ``theory.adamw_discrete_stationary_variance``; as :math:`k \to \infty` the stationary
+    variance of the continuous SDE with the same self-consistent :math:`p`."""
+    from adasde.theory import _lyapunov2_discrete, _s
+
+    lam = np.asarray(lam, float)
+    s = _s(sigma, lam, batch_size)
+    b, k = float(beta1), int(substeps)
+    h, c = eta / k, (1.0 - b) / k
+    p = s
+    for _ in range(iterations):
+        var, _, _ = _lyapunov2_discrete(1 - h * theta - (h / p) * (1 - b) * lam, -(h / p) * b,
+                                        c * lam, 1 - c, 0.0 * lam, np.sqrt(k) * c * s)
+        p = np.sqrt(s * s + lam * lam * var)
+    return var
 
 
 def hp_at(a: dict, idx) -> dict:
@@ -70,7 +131,7 @@ def hp_at(a: dict, idx) -> dict:
     return {k: float(a[f"hp_{k}"][idx]) for k in HP_KEYS}
 
 
-def _loss(form: str, lam, sigma, h: dict) -> float:
+def _loss(form: str, lam, sigma, h: dict, substeps: int = 1) -> float:
     if form == "finite_momentum":  # optimizer, continuous (docs/theory.md)
         return theory.adamw_momentum_asymptotic_loss(lam, sigma, h["eta"], h["beta1"],
                                                      h["theta"], h["B"])
@@ -83,18 +144,23 @@ def _loss(form: str, lam, sigma, h: dict) -> float:
         var = theory.adamw_discrete_stationary_variance(lam, sigma, h["eta"], h["beta1"],
                                                         h["B"], h["theta"], scheme="eq2_em")
         return theory.loss_from_variance(lam, var)
+    if form == "eq2_sim":  # the same scheme at the simulated dt = eta / substeps
+        return theory.loss_from_variance(lam, eq2_scheme_variance(
+            lam, sigma, h["eta"], h["beta1"], h["B"], h["theta"], substeps))
     raise ValueError(form)
 
 
-FORMS = ("finite_momentum", "c57", "eq2", "eq2_em")
+FORMS = ("finite_momentum", "c57", "eq2", "eq2_em", "eq2_sim")
 RULE_NAME = {"this_paper": "this paper's rule", "malladi": "Malladi's rule",
              "alternative": "the alternative reading"}
 
 
 def measure(data: dict, analyse: dict) -> dict:
     """Ratios to delta = 1 of both kinds with delta-method standard errors, the closed-form
-    ratios (``pred[form]``), the "no rescaling" closed-form ratio, divergences and the domain
-    of every point (1 - beta' or eta'*theta' above :data:`adasde.scaling.SMALL`)."""
+    ratios (``pred[form]``; ``eq2_sim`` at the SDE's ``sde_substeps``), the "no rescaling"
+    closed-form ratio, divergences, the domain of every point (1 - beta' or eta'*theta' above
+    :data:`adasde.scaling.SMALL`) and, when the SDE artifact has the coupled pair, ``conv``:
+    per-path plateau ratios of both chains and each point's move (:func:`_convergence`)."""
     s = {**DEFAULTS, **(analyse or {})}
     a = data["optim"]
     cfg = data["config"]
@@ -107,7 +173,8 @@ def measure(data: dict, analyse: dict) -> dict:
     m = {"b1s": b1s, "b2s": b2s, "deltas": deltas, "rules": rules, "defined": defined,
          "k0": k0, "settings": s, "metas": data["metas"],
          "hp": {k: np.asarray(a[f"hp_{k}"], float) for k in HP_KEYS},
-         "runs": int(a["loss"].shape[-2]), "steps": int(a["iterations"][-1])}
+         "runs": int(a["loss"].shape[-2]), "steps": int(a["iterations"][-1]),
+         "substeps": sde_substeps(data)}
     for kind in KINDS:
         loss = np.asarray(data[kind]["loss"], float)
         mean, err, _ = stats.plateau(loss, s["plateau_fraction"])
@@ -122,7 +189,7 @@ def measure(data: dict, analyse: dict) -> dict:
     for idx in zip(*np.nonzero(defined), strict=True):
         h = hp_at(a, idx)
         for f in FORMS:
-            pred[f][idx] = _loss(f, lam, sigma, h)
+            pred[f][idx] = _loss(f, lam, sigma, h, m["substeps"])
     m["pred_loss"] = pred
     m["pred"] = {f: v / v[:, :, k0:k0 + 1] for f, v in pred.items()}
     # no rescaling: the base hyper-parameters at batch delta*B (finite-momentum closed form)
@@ -139,7 +206,31 @@ def measure(data: dict, analyse: dict) -> dict:
             {k: h[k] for k in ("eta", "beta1", "beta2", "theta")})
     m["in_domain"] = small
     m["claimed"] = (deltas <= s["claim_max_delta"]) & (np.arange(len(deltas)) != k0)
+    m["conv"] = _convergence(data["sde"], defined, k0, s["plateau_fraction"])
     return m
+
+
+def _convergence(sde: dict, defined, k0: int, fraction: float) -> dict | None:
+    """The coupled pair of the SDE artifact as per-path plateau ratios to delta = 1:
+    ``coarse``/``fine`` (beta1, beta2, delta, rule, path), path p of a point over path p of its
+    reference (NaN at undefined points), and each point's :func:`stats.dt_move` (``move``,
+    ``se``; the reference's own loss move in ``ref_move``, ``ref_se``). None without the pair."""
+    if "conv_loss_coarse" not in sde:
+        return None
+    _, _, pc = stats.plateau(np.asarray(sde["conv_loss_coarse"], float), fraction)
+    _, _, pf = stats.plateau(np.asarray(sde["conv_loss_fine"], float), fraction)
+    ref = (slice(None), slice(None), slice(k0, k0 + 1))
+    out = {"coarse": pc / pc[ref], "fine": pf / pf[ref], "paths": int(pc.shape[-1])}
+    for key in ("move", "se", "ref_move", "ref_se"):
+        out[key] = np.full(defined.shape, np.nan)
+    for idx in zip(*np.nonzero(defined), strict=True):
+        mv = stats.dt_move(out["coarse"][idx], out["fine"][idx])
+        out["move"][idx], out["se"][idx] = mv["move"], mv["stderr"]
+        i, j, _, r = idx
+        rv = stats.dt_move(pc[i, j, k0, r], pf[i, j, k0, r])
+        out["ref_move"][idx], out["ref_se"][idx] = rv["move"], rv["stderr"]
+    out["se"][:, :, k0] = 0.0
+    return out
 
 
 def _fmt_b(m, i, j):
@@ -269,11 +360,19 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
              ("optim", "alternative", "finite_momentum", "c57",
               "the finite-momentum closed form (docs/theory.md)",
               "Lemma C.57 closed form (no momentum factor)", "claim", "")]
+    k_sub = m["substeps"]
+    dt_txt = _dt_txt(k_sub)
+    if k_sub == 1:
+        sde_alt, sde_alt_label = "eq2", ("continuous eq. (2) closed form "
+                                         "(theory.adamw_eq2_asymptotic_loss)")
+    else:
+        sde_alt, sde_alt_label = "eq2_em", (
+            "the closed form of the scheme at dt = eta' (scheme='eq2_em'): an SDE curve that "
+            "still carries the discretisation error of one step per optimizer step")
     for rule in rules:
-        specs.append(("sde", rule, "eq2_em", "eq2",
-                      "the discrete-time closed form of its Euler-Maruyama scheme at dt = eta' "
-                      "(theory.adamw_discrete_stationary_variance, scheme='eq2_em')",
-                      "continuous eq. (2) closed form (theory.adamw_eq2_asymptotic_loss)",
+        specs.append(("sde", rule, "eq2_sim", sde_alt,
+                      f"the discrete-time closed form of its Euler-Maruyama scheme at {dt_txt} "
+                      f"(eq2_scheme_variance, substeps = {k_sub})", sde_alt_label,
                       "correction" if rule == "this_paper" else "claim",
                       "this_paper_sde_invariant" if rule == "this_paper" else ""))
     for kind, rule, form, alt_form, label, alt_label, role, pair in specs:
@@ -285,7 +384,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             continue
         meas, se, where, alt_v, per_delta = c
         i, j, k = where
-        cid = f"{rule}_{kind}_{'discrete_' if form == 'eq2_em' else ''}closed_form"
+        cid = f"{rule}_{kind}_{'discrete_' if form == 'eq2_sim' else ''}closed_form"
         note = (f"decisive point: base {_fmt_b(m, i, j)}, δ={deltas[k]:g}; largest |sim/closed "
                 f"form - 1| per delta: {per_delta}; alternative at its worst point: "
                 f"{alt_v:+.3f}")
@@ -294,10 +393,12 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                      "optimizer's preconditioner fluctuates and its plateau rises above it "
                      "(docs/theory.md, 'What the linear theory misses')")
         else:
-            note += ("; the simulation is the scheme at dt = eta', not the continuous SDE, so "
-                     "its own discrete-time form is the like-for-like prediction")
+            note += (f"; the simulation is the scheme at {dt_txt}, so its own discrete-time form "
+                     "at that step is the like-for-like prediction (it tends to the continuous "
+                     "SDE's as the step shrinks; the convergence claims bound what is left)")
+        who = "optimizer" if kind == "optim" else f"eq. (2) SDE (Euler-Maruyama, {dt_txt})"
         add(id=cid,
-            statement=f"AdamW {'optimizer' if kind == 'optim' else 'eq. (2) SDE (Euler-Maruyama, dt = eta)'} "
+            statement=f"AdamW {who} "
                       f"under {RULE_NAME[rule]}: {label} predicts the ratio to "
                       f"delta = 1 within {100 * cf_tol:g}% at every base and delta <= {dmax:g}",
             measured=meas, predicted=0.0, tolerance=cf_tol, comparison="absolute", stderr=se,
@@ -311,22 +412,76 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             i, j, k = where[b]
             add(id="this_paper_sde_invariant", role="paper_form",
                 pair="this_paper_sde_discrete_closed_form",
-                statement=f"AdamW eq. (2) SDE (Euler-Maruyama, dt = eta): under this paper's "
+                statement=f"AdamW eq. (2) SDE (Euler-Maruyama, {dt_txt}): under this paper's "
                           f"rule the asymptotic loss stays within {100 * tol:g}% of its delta = 1 "
                           f"value at every base and delta <= {dmax:g} (the rule leaves the SDE "
                           f"invariant); decisive point base {_fmt_b(m, i, j)}, delta = "
                           f"{deltas[k]:g}",
                 measured=vals[b], predicted=1.0, tolerance=tol, comparison="absolute",
-                stderr=ses[b], alternative="the scheme's discrete-time closed form (eq2_em)",
-                alternative_value=float(m["pred"]["eq2_em"][i, j, k, r]),
+                stderr=ses[b],
+                alternative=f"the scheme's discrete-time closed form at {dt_txt} (eq2_sim)",
+                alternative_value=float(m["pred"]["eq2_sim"][i, j, k, r]),
                 note="eq. (2)'s look-ahead M + eta*rho1*(grad f - M) scales the plateau by about "
                      "beta1'^2 and the rule lowers beta1 (docs/theory.md, 'The eq. (2) SDE under "
-                     "the rules'); the continuous eq. (2) closed form predicts the same "
-                     "direction, a converged simulation of the continuous SDE is not part of "
-                     "this figure; per base (scheme's closed form in brackets): " + "; ".join(
+                     "the rules'); this is a property of the continuous SDE (its closed form "
+                     "theory.adamw_eq2_asymptotic_loss has the same factor), not of the "
+                     f"discretisation: the SDE is simulated at {dt_txt}"
+                     + (" and the this_paper_sde_converged_* claims bound its dt error"
+                        if m["conv"] is not None else "")
+                     + "; per base (scheme's closed form at that step in brackets): " + "; ".join(
                          f"{_fmt_b(m, bi, bj)}: "
-                         + _ratios_note(m, "sde", bi, bj, r, extra=m["pred"]["eq2_em"])
+                         + _ratios_note(m, "sde", bi, bj, r, extra=m["pred"]["eq2_sim"])
                          for bi, bj in np.ndindex(nb1, nb2)))
+    # 5. the SDE ratios are converged in dt
+    if m["conv"] is not None:
+        out += convergence_claims(m, s)
+    return out
+
+
+def _dt_txt(k: int) -> str:
+    return "dt = eta'" if k == 1 else f"dt = eta'/{k}"
+
+
+def sde_tolerance(rule: str, s: dict) -> tuple[float, str]:
+    """The tolerance of the SDE claims made under ``rule`` and what it belongs to: the
+    narrowest band the plotted SDE ratio is tested against (this paper's rule: ``tolerance`` of
+    its invariance claim, else ``closed_form_tolerance`` of the closed-form claim)."""
+    if rule == "this_paper" and s["tolerance"] < s["closed_form_tolerance"]:
+        return s["tolerance"], "SDE-invariance"
+    return s["closed_form_tolerance"], "SDE-vs-closed-form"
+
+
+def convergence_claims(m: dict, s: dict) -> list[Claim]:
+    """One ``<rule>_sde_converged_delta_<d>`` claim per rule and claimed delta (module
+    docstring): the relative move of the SDE ratio when dt halves, at the decisive base."""
+    conv, frac = m["conv"], s["convergence_fraction"]
+    k_sub = m["substeps"]
+    out = []
+    for r, rule in enumerate(m["rules"]):
+        tol, against = sde_tolerance(rule, s)
+        for k in np.flatnonzero(m["claimed"]):
+            bases = [(i, j) for i, j in np.ndindex(len(m["b1s"]), len(m["b2s"]))
+                     if m["defined"][i, j, k, r]]
+            if not bases:
+                continue
+            mv = np.array([conv["move"][i, j, k, r] for i, j in bases])
+            se = np.array([conv["se"][i, j, k, r] for i, j in bases])
+            b = stats.decisive(mv, se, -frac * tol, frac * tol)
+            i, j = bases[0 if b is None else b]
+            d = m["deltas"][k]
+            c = stats.convergence_claim(
+                FIGURE, f"{rule}_sde_converged_delta_{d:g}",
+                f"the eq. (2) SDE's ratio L(delta = {d:g}) / L(delta = 1) under "
+                f"{RULE_NAME[rule]} (decisive base {_fmt_b(m, i, j)})",
+                conv["coarse"][i, j, k, r], conv["fine"][i, j, k, r], tolerance=tol,
+                fraction=frac, dt_label=_dt_txt(k_sub).removeprefix("dt = "),
+                against=against)
+            c.note += ("; per base (relative move +/- s.e.): " + "; ".join(
+                f"{_fmt_b(m, bi, bj)}: {conv['move'][bi, bj, k, r]:+.4f} +/- "
+                f"{conv['se'][bi, bj, k, r]:.2g}" for bi, bj in bases)
+                + f"; the delta = 1 loss itself moves by {conv['ref_move'][i, j, k, r]:+.4f} "
+                f"+/- {conv['ref_se'][i, j, k, r]:.2g} at the decisive base")
+            out.append(c)
     return out
 
 
@@ -380,7 +535,8 @@ def _closed_form_claim(m, kind, r, form, alt_form, cf_tol):
 
 
 def ratio_table(m: dict):
-    """Every point as a row (kind, base, delta, rule, ratio, s.e., closed-form ratios)."""
+    """Every point as a row (kind, base, delta, rule, ratio, s.e., closed-form ratios, and for
+    the SDE the ratio's relative move when dt halves, ``dt_move`` +/- ``dt_move_se``)."""
     import pandas as pd
 
     rows = []
@@ -394,6 +550,10 @@ def ratio_table(m: dict):
                              loss=s["mean"][idx], ratio=s["ratio"][idx], ratio_se=s["se"][idx],
                              **{f"pred_{f}": m["pred"][f][idx] for f in FORMS},
                              no_rescaling=m["no_rescaling"][i, j, k],
+                             dt_move=(m["conv"]["move"][idx] if kind == "sde"
+                                      and m["conv"] is not None else np.nan),
+                             dt_move_se=(m["conv"]["se"][idx] if kind == "sde"
+                                         and m["conv"] is not None else np.nan),
                              beta1_scaled=m["hp"]["beta1"][idx],
                              beta2_scaled=m["hp"]["beta2"][idx]))
     return pd.DataFrame(rows)
@@ -401,8 +561,9 @@ def ratio_table(m: dict):
 
 def plot(m: dict):
     """One panel per base: ratio to delta = 1 against delta for every rule (solid: optimizer,
-    dashed: eq. (2) SDE; error bars +/- 2 s.e.), dotted: the finite-momentum closed form, thin
-    dash-dot: the SDE scheme's discrete-time closed form; x marks a rule undefined there."""
+    dashed: eq. (2) SDE at dt = eta'/sde_substeps; error bars +/- 2 s.e.), dotted: the
+    finite-momentum closed form, thin dash-dot: the SDE scheme's discrete-time closed form at
+    the simulated dt; x marks a rule undefined there."""
     import matplotlib.pyplot as plt
     from matplotlib.transforms import blended_transform_factory
 
@@ -429,7 +590,7 @@ def plot(m: dict):
                             color=c, ls=ls, marker="o", ms=4, mfc=mfc, lw=lw, capsize=2)
             ax.plot(deltas[ok], m["pred"]["finite_momentum"][i, j, ok, r], color=c, ls=":",
                     lw=1.0)
-            ax.plot(deltas[ok], m["pred"]["eq2_em"][i, j, ok, r], color=c, ls="-.", lw=0.6)
+            ax.plot(deltas[ok], m["pred"]["eq2_sim"][i, j, ok, r], color=c, ls="-.", lw=0.6)
             for k in np.flatnonzero(~defined[i, j, :, r]):
                 ax.plot(deltas[k], 0.93 - 0.08 * r, marker="x", color=c, ms=7, mew=2,
                         transform=trans, clip_on=False)
@@ -454,10 +615,11 @@ def plot(m: dict):
     handles += [
         plt.Line2D([], [], color="k", ls="-", marker="o", label="AdamW (optimizer)"),
         plt.Line2D([], [], color="k", ls="--", marker="o", mfc="white",
-                   label="eq. (2) SDE (Euler-Maruyama, dt = η')"),
+                   label="eq. (2) SDE (Euler-Maruyama, dt = η'"
+                         + ("" if m["substeps"] == 1 else f"/{m['substeps']}") + ")"),
         plt.Line2D([], [], color="k", ls=":", label="finite-momentum closed form"),
         plt.Line2D([], [], color="k", ls="-.", lw=0.6,
-                   label="discrete-time closed form of the SDE scheme"),
+                   label="discrete-time closed form of the SDE scheme at its dt"),
         plt.Line2D([], [], color="k", ls="", marker="x", mew=2,
                    label="rule undefined (a β outside (0, 1)); not simulated"),
         plt.Rectangle((0, 0), 1, 1, color="0.85", label=f"±{100 * tol:g}%"),

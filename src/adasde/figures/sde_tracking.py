@@ -7,8 +7,11 @@ respective optimizers, especially when compared to previous SDEs derived for Ada
 gradient plus injected :math:`N(0, \sigma^2 I)` noise, so the SDEs know :math:`\Sigma`; the
 artifact (``adasde.experiments.tracking``) holds, per optimizer, the training loss at the saved
 iterations of the optimizer's runs (``loss_<opt>_optim``), of our SDE's Euler-Maruyama paths
-(``_sde``), of our SDE's drift without its diffusion (``_ode``, one deterministic path) and,
-for RMSprop(W)/Adam(W), of Malladi et al.'s SDE (``_malladi``).
+(``_sde``, step :math:`\Delta t = \eta/k`, :math:`k` = ``sde_substeps``), of our SDE's drift
+without its diffusion (``_ode``, one deterministic path) and, for RMSprop(W)/Adam(W), of Malladi
+et al.'s SDE (``_malladi``); and our SDE's coupled convergence pair (``conv_loss_<opt>_coarse``
+at :math:`\Delta t`, ``conv_loss_<opt>_fine`` at :math:`\Delta t/2` on the same Brownian
+paths).
 
 Three statistics per (optimizer, model), over the saved times :math:`j \ge 1` (at
 :math:`t = 0` every run is at :math:`f(x_0)`):
@@ -38,7 +41,17 @@ Claims (per optimizer; :func:`claims`), each with the alternative it must rule o
 * ``<opt>_{mean,spread,noise}_vs_malladi`` (RMSprop(W), Adam(W)): the same measurements, with
   Malladi et al.'s SDE's value as the alternative (where theirs lies inside our band the claim
   is recorded as "cannot discriminate"; their diffusion on :math:`M` is ours for Adam, so
-  ``adamw_noise_vs_malladi`` cannot discriminate by construction).
+  ``adamw_noise_vs_malladi`` cannot discriminate by construction);
+* ``<opt>_sde_converged_dt`` (where the artifact has the pair): the plotted SDE loss curve is
+  converged in :math:`\Delta t`. Per coupled path :math:`p`, :func:`relative_loss`
+  :math:`q_p = \frac1J\sum_{j\ge1} L_{p,j}/\bar L^{O}_j` (the loss in units of the
+  optimizer's mean loss, averaged over the saved times: the quantity whose deviation from 1
+  the mean claim bounds); the claim (:func:`adasde.figures.stats.convergence_claim`) is that
+  its relative move :math:`\overline{q^{\Delta t}} - \overline{q^{\Delta t/2}}` over
+  :math:`\overline{q^{\Delta t/2}}` lies within ``convergence_fraction`` :math:`\times`
+  ``tolerance`` (the mean claim's) of 0; alternative: a discretisation error as large as
+  ``tolerance``. Only our SDEs have a pair (Malladi's do not: the jobs are the pipeline's most
+  expensive).
 """
 
 from __future__ import annotations
@@ -56,7 +69,8 @@ LABELS = {"optim": "optimizer", "sde": "our SDE", "ode": "drift-only ODE",
           "malladi": "Malladi et al.'s SDE"}
 STYLE = {"sde": dict(color="k", ls="--"), "ode": dict(color="#17becf", ls=":"),
          "malladi": dict(color="#7f7f7f", ls="-.")}
-DEFAULTS = {"tolerance": 0.1, "spread_tolerance": 0.3, "noise_tolerance": 0.2, "bootstrap": 1000}
+DEFAULTS = {"tolerance": 0.1, "spread_tolerance": 0.3, "noise_tolerance": 0.2, "bootstrap": 1000,
+            "convergence_fraction": 0.5}
 
 
 def figure_name(arch: str) -> str:
@@ -177,13 +191,41 @@ def spread_ratio(loss_model, loss_opt, n_boot: int = 1000, seed: int = 0,
             "interval": _percentile_interval(boot), "spread": sp_s, "spread_opt": sp_o}
 
 
+def relative_loss(loss, reference) -> np.ndarray:
+    r"""Per path (row of ``loss``, times 0..J): :math:`q_p = \frac1J\sum_{j=1}^{J}
+    L_{p,j} / \bar L^{ref}_j`, the loss in units of ``reference`` (the optimizer's mean loss
+    curve, times 0..J) averaged over the saved times :math:`j \ge 1` (at :math:`t = 0` every
+    path is at :math:`f(x_0)`). A non-finite loss gives a non-finite :math:`q_p`. This is the
+    per-path quantity behind the convergence claim: a relative move of :math:`\bar q` when
+    :math:`\Delta t` halves is the change the mean claim's error :math:`e` would see."""
+    loss = np.asarray(loss, float)[:, 1:]
+    ref = np.asarray(reference, float)[1:]
+    return (loss / ref).mean(axis=1)
+
+
+def convergence(arrays, opt: str, reference) -> dict | None:
+    """The convergence pair of optimizer ``opt``'s SDE in ``arrays`` (None without one):
+    per path :func:`relative_loss` at :math:`\\Delta t` (``coarse``) and :math:`\\Delta t/2`
+    (``fine``), ``paths``, and ``curve``: the per-time relative move of the mean loss
+    :math:`|\\bar L^{\\Delta t}_j - \\bar L^{\\Delta t/2}_j| / \\bar L^{ref}_j`, times 1..J
+    (NaN where a path diverged)."""
+    kc, kf = f"conv_loss_{opt}_coarse", f"conv_loss_{opt}_fine"
+    if kc not in arrays or kf not in arrays:
+        return None
+    c, f = np.asarray(arrays[kc], float), np.asarray(arrays[kf], float)
+    ref = np.asarray(reference, float)
+    return {"coarse": relative_loss(c, ref), "fine": relative_loss(f, ref), "paths": c.shape[0],
+            "curve": np.abs(c.mean(axis=0) - f.mean(axis=0))[1:] / ref[1:]}
+
+
 # -------------------------------------------------------------------------------- measure
 def measure(data: dict, analyse: dict) -> dict:
     """Per optimizer: the curves (mean and 5-95% band of the loss, across-seed spread) of the
     optimizer and of every model, each model's :func:`tracking_error` and :func:`spread_ratio`
     (levels, ``spread``, and increments, ``noise``) against the optimizer, and diverged-path
-    counts. ``analyse``: ``tolerance``, ``spread_tolerance``, ``noise_tolerance``,
-    ``bootstrap`` (defaults :data:`DEFAULTS`)."""
+    counts, and our SDE's convergence pair (:func:`convergence`, against the optimizer's mean
+    loss). ``analyse``: ``tolerance``, ``spread_tolerance``, ``noise_tolerance``,
+    ``bootstrap``, ``convergence_fraction`` (defaults :data:`DEFAULTS`)."""
     a = {**DEFAULTS, **(analyse or {})}
     arrays, meta, spec = data["arrays"], data["meta"], data["spec"]
     n_boot = int(a["bootstrap"])
@@ -205,6 +247,9 @@ def measure(data: dict, analyse: dict) -> dict:
             entry["spread"][model] = spread_ratio(paths, runs, n_boot=n_boot, seed=0)
             entry["noise"][model] = spread_ratio(paths, runs, n_boot=n_boot, seed=0,
                                                  increments=True)
+        conv = convergence(arrays, opt, entry["curves"]["optim"]["mean"])
+        if conv is not None:
+            entry["convergence"] = conv
         per_opt[opt] = entry
     return {
         "figure": meta.get("artifact", "").split("/")[0] or FIGURE,
@@ -214,6 +259,9 @@ def measure(data: dict, analyse: dict) -> dict:
         "weight_decay": {o: spec["optimizers"][o].get("theta", 0.0) for o in data["optimizers"]},
         "tolerance": float(a["tolerance"]), "spread_tolerance": float(a["spread_tolerance"]),
         "noise_tolerance": float(a["noise_tolerance"]),
+        "convergence_fraction": float(a["convergence_fraction"]),
+        "substeps": int(spec.get("sde_substeps", 1)),
+        "convergence_runs_requested": meta.get("convergence_runs_requested"),
         "bootstrap": n_boot, "per_opt": per_opt,
     }
 
@@ -231,8 +279,10 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
     ``<opt>_mean``, ``<opt>_spread`` and ``<opt>_noise`` against the drift-only ODE, and, for
     optimizers with a Malladi et al. SDE, ``<opt>_mean_vs_malladi``,
     ``<opt>_spread_vs_malladi`` and ``<opt>_noise_vs_malladi`` (the same measurements) against
-    it. ``analyse`` overrides the tolerances recorded in ``m``."""
+    it; and, where the artifact has our SDE's coupled pair, ``<opt>_sde_converged_dt`` (module
+    docstring). ``analyse`` overrides the tolerances recorded in ``m``."""
     a = {k: m[k] for k in ("tolerance", "spread_tolerance", "noise_tolerance")}
+    a["convergence_fraction"] = m.get("convergence_fraction", DEFAULTS["convergence_fraction"])
     a.update({k: v for k, v in (analyse or {}).items() if k in a})
     tol = float(a["tolerance"])
     fig, prob = m["figure"], m["problem"]
@@ -289,7 +339,32 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                     statement=stmts[stat] + f", where {mal_name} does not", **common[stat],
                     alternative=mal_name, alternative_value=value,
                     note=f"Malladi's value {value:.3g} ± {mal['stderr']:.2g}" + mal_div + div))
+        if "convergence" in e:
+            out.append(convergence_claim(m, opt, tol, float(a["convergence_fraction"])))
     return out
+
+
+def convergence_claim(m: dict, opt: str, tolerance: float, fraction: float) -> Claim:
+    """``<opt>_sde_converged_dt``: our SDE's loss relative to the optimizer's mean
+    (:func:`relative_loss`, per coupled path) moves by at most ``fraction * tolerance``
+    (relative) when :math:`\\Delta t = \\eta/k` halves (:func:`stats.convergence_claim`).
+    The note says when the pair ran fewer paths than ``convergence_runs`` asked for."""
+    e = m["per_opt"][opt]
+    conv = e["convergence"]
+    label = plotting.OPTIMIZER_LABELS.get(opt, opt)
+    k = m.get("substeps", 1)
+    what = (f"{label}: our SDE's training loss on {m['problem']} (per path, in units of the "
+            "optimizer's mean loss, averaged over the saved times)")
+    claim = stats.convergence_claim(m["figure"], f"{opt}_sde_converged_dt", what,
+                                    conv["coarse"], conv["fine"], tolerance=tolerance,
+                                    fraction=fraction, relative=True,
+                                    dt_label="eta" if k == 1 else f"eta/{k}",
+                                    against="SDE-vs-optimizer mean-loss")
+    requested = m.get("convergence_runs_requested")
+    if requested is not None and requested > conv["paths"]:
+        claim.note += (f"; convergence_runs = {requested} clamped to the job's "
+                       f"{conv['paths']} seeds")
+    return claim
 
 
 def table(m: dict):
@@ -329,7 +404,9 @@ def plot(m: dict):
     """Per optimizer (rows): the loss (mean and 5-95% band over seeds) of the optimizer, our SDE,
     the drift-only ODE and Malladi et al.'s SDE; the across-seed spread of the loss at fixed
     times and of its changes between saved times (the ODE's are 0), each with the model's ratio
-    R to the optimizer's; and the relative error of the mean with the tolerance."""
+    R to the optimizer's; and the relative error of the mean with the tolerance, and the
+    relative move of our SDE's mean loss when dt halves (the coupled pair) with
+    ``convergence_fraction`` x the tolerance."""
     import matplotlib.pyplot as plt
 
     opts = m["optimizers"]
@@ -376,6 +453,15 @@ def plot(m: dict):
         for a_ in (ax_sp, ax_no):
             a_.set_ylim(bottom=0)
             a_.legend(loc="best", fontsize=7)
+        if "convergence" in e:
+            conv = e["convergence"]
+            move = stats.dt_move(conv["coarse"], conv["fine"])["move"]
+            ax_err.plot(it[1:], np.maximum(np.nan_to_num(conv["curve"], nan=np.inf), 1e-6),
+                        color="m", lw=1.0,
+                        label=f"our SDE, dt -> dt/2 ({conv['paths']} paths): move {move:.2g}")
+            frac = m.get("convergence_fraction", DEFAULTS["convergence_fraction"])
+            ax_err.axhline(frac * m["tolerance"], color="m", ls=":", lw=1.0,
+                           label=f"{frac:g} x tolerance")
         ax_err.axhline(m["tolerance"], color="r", ls=":", lw=1.0,
                        label=f"tolerance {m['tolerance']:g}")
         ax_err.set_title("relative error of the mean loss", loc="left")
@@ -383,9 +469,10 @@ def plot(m: dict):
         ax_err.legend(loc="best", fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("iterations")
+    k = m.get("substeps", 1)
+    dt = r"$\Delta t = \eta$" if k == 1 else rf"$\Delta t = \eta/{k}$"
     fig.suptitle(f"{m['problem']} ({m['n_params']} parameters), $\\sigma$ = {m['sigma']:g}: "
                  f"mean and 5-95% band over {m['seeds']} seeds; SDEs by Euler-Maruyama, "
-                 r"$\Delta t = \eta$; the drift-only ODE is one deterministic path",
-                 fontsize=9)
+                 f"{dt}; the drift-only ODE is one deterministic path", fontsize=9)
     fig.tight_layout()
     return fig

@@ -88,7 +88,9 @@ def load(inputs: dict) -> dict:
     arrays, metas = {}, {}
     for kind in KINDS:
         arrays[kind], metas[kind] = artifacts.load(inputs[kind])
-    return {"arrays": arrays, "metas": metas, "config": metas["optim"]["config"]}
+    # the SDE job's section: it also holds the SDE-only keys (sde_substeps, convergence_runs)
+    cfg = metas["sde"]["config"] if "sde" in metas else metas["optim"]["config"]
+    return {"arrays": arrays, "metas": metas, "config": cfg}
 
 
 # ------------------------------------------------------------------------------ convergence in dt

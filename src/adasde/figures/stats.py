@@ -195,7 +195,10 @@ def load_optimizer_kinds(figure: str, inputs: dict, kinds) -> dict:
             raise ValueError(f"{figure}: artifact {stem!r} is not "
                              f"<optimizer>_<{'|'.join(kinds)}>")
         runs[opt, kind], metas[stem] = artifacts.load(path)
-    section = next(iter(metas.values()))["config"]
+    # an SDE job's section where there is one: it also holds the SDE-only keys (sde_substeps,
+    # convergence_runs) that the optimizer jobs do not read
+    sde = [m for stem, m in metas.items() if stem.endswith("_sde")]
+    section = (sde or list(metas.values()))[0]["config"]
     return {"runs": runs, "metas": metas, "section": section}
 
 
