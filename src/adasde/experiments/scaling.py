@@ -33,14 +33,14 @@ import time
 
 import numpy as np
 
-from adasde import artifacts, jobs, scaling
+from adasde import jobs, scaling
 from adasde.experiments import quadratic
 from adasde.experiments.quadratic import spectrum
 
 SECTION = "scaling"
 GRID_FIGURE = "scaling_beta_grid"
 CURVES_FIGURE = "scaling_curves"
-HP_KEYS = ("eta", "beta1", "beta2", "eps", "theta", "B")
+HP_KEYS = scaling.HP_KEYS  # (eta, beta1, beta2, eps, theta, B)
 # The hyper-parameters each optimizer uses (a rule's verdict on an unused beta is irrelevant).
 USED_KEYS = {
     "adamw": HP_KEYS,
@@ -52,18 +52,12 @@ USED_KEYS = {
 }
 
 
-
-
 def base_hp(section: dict, beta1: float, beta2: float) -> dict:
     """The base hyper-parameters (eta, beta1, beta2, eps, theta, B) of one grid point."""
     b = section["base"]
     return {"eta": float(b["eta"]), "beta1": float(beta1), "beta2": float(beta2),
             "eps": float(b.get("eps", 0.0)), "theta": float(b["theta"]),
             "B": float(section["batch_size"])}
-
-
-def _dtype(config):
-    return jobs.dtype_of(config)
 
 
 def grid_points(section: dict) -> tuple[dict, np.ndarray]:
@@ -119,14 +113,14 @@ def simulate_grid_job(config: dict, kind: str, out_path, log=print) -> None:
     out, wall = quadratic.run(
         lam, section["x0"], flat_hp, sigma_eff, key,
         name="adamw", kind=kind, runs=g["runs"], n_saves=n_saves, save_every=g["save_every"],
-        substeps=substeps, dtype=_dtype(config), log=log)
+        substeps=substeps, dtype=jobs.dtype_of(config), log=log)
     conv = {}
     extra = {}
     if kind == "sde":
         t0 = time.perf_counter()
         pair = quadratic.convergence_pair(
             g, lam, section["x0"], flat_hp, sigma_eff, key, name="adamw", n_saves=n_saves,
-            save_every=g["save_every"], dtype=_dtype(config), log=log)
+            save_every=g["save_every"], dtype=jobs.dtype_of(config), log=log)
         pair_wall = time.perf_counter() - t0
         conv = {k: _fill(v, idx, defined.shape) for k, v in pair.items()}
         extra = {"sde_substeps": substeps, "main_wall_time_s": wall,
@@ -196,12 +190,12 @@ def simulate_curves_job(config: dict, optimizer: str, out_path, log=print) -> No
         key = quadratic.job_key(config["seed"], CURVES_FIGURE, optimizer, f"delta{d:g}")
         out, wall = quadratic.run(
             lam, section["x0"], flat, sigma_eff, key, name=optimizer, kind="optim",
-            runs=c["runs"], n_saves=n_saves, save_every=save_every, dtype=_dtype(config),
+            runs=c["runs"], n_saves=n_saves, save_every=save_every, dtype=jobs.dtype_of(config),
             log=log)
         loss[rows, k] = out["loss"]
         walls.append(wall)
     arrays = {
-        "loss": loss.astype(_dtype(config)),
+        "loss": loss.astype(jobs.dtype_of(config)),
         "defined": defined,
         "rules": np.asarray(rules),
         "deltas": np.asarray(deltas),
@@ -209,11 +203,8 @@ def simulate_curves_job(config: dict, optimizer: str, out_path, log=print) -> No
         "lam": lam,
         **{f"hp_{k}": hp[k] for k in HP_KEYS},
     }
-    meta = artifacts.provenance(section, config["seed"], dtype=config.get("dtype", "float32"),
-                                name=f"{CURVES_FIGURE}/{optimizer}",
-                                wall_time_s=float(sum(walls)), extra={"optimizer": optimizer})
-    artifacts.save(out_path, arrays, meta)
-    log(f"[adasde] wrote {out_path}")
+    jobs.save_artifact(config, section, out_path, arrays, name=f"{CURVES_FIGURE}/{optimizer}",
+                       wall_time_s=float(sum(walls)), extra={"optimizer": optimizer}, log=log)
 
 
 def _samples_errors(where: str, sub: dict, batch_size: int) -> list[str]:
