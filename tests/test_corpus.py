@@ -102,3 +102,23 @@ def test_stdlib_corpus_is_deterministic_and_recorded():
     first = corpus.docstrings(corpus.module_path(c.test_modules[0]).read_text())[0]
     assert first not in corpus.decode(c.train, c.vocab)
     assert first in corpus.decode(c.test, c.vocab)
+
+
+def test_sources_fingerprint_is_cheap_stable_and_tracks_the_sources(tmp_path, monkeypatch):
+    """The workflow's rerun fingerprint: stable, and a changed source file changes it."""
+    a = corpus.sources_sha256()
+    corpus.sources_sha256.cache_clear()
+    assert corpus.sources_sha256() == a and len(a) == 64
+    root = tmp_path / "lib"
+    for m in corpus.MODULES[:2]:
+        src = corpus.module_path(m)
+        dst = root / src.relative_to(corpus.stdlib_dir())
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    monkeypatch.setattr(corpus, "stdlib_dir", lambda: root)
+    two = corpus.MODULES[:2]
+    before = corpus.sources_sha256(two)
+    first = corpus.module_path(two[0])
+    first.write_bytes(first.read_bytes() + b"\n# edited\n")
+    corpus.sources_sha256.cache_clear()
+    assert corpus.sources_sha256(two) != before

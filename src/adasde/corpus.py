@@ -194,3 +194,16 @@ def build(test_every: int = 5, modules: tuple[str, ...] = MODULES) -> Corpus:
 def sha256(modules: tuple[str, ...] = MODULES) -> str:
     """SHA-256 of the corpus text of this Python (independent of the split)."""
     return sha256_text(SEPARATOR.join(documents(modules)))
+
+
+@functools.lru_cache(maxsize=1)
+def sources_sha256(modules: tuple[str, ...] = MODULES) -> str:
+    """SHA-256 of the Python version and the source files of ``modules`` (name and bytes, in
+    order): a cheap fingerprint of the corpus for the workflow's rerun check (milliseconds,
+    where :func:`sha256` parses every module). The docstrings are a function of these bytes and
+    the parser, so equal fingerprints mean an equal corpus; a source edit that leaves the
+    docstrings alone changes it too (a conservative rerun, never a missed one)."""
+    h = hashlib.sha256(platform.python_version().encode())
+    for m in modules:
+        h.update(b"\0" + m.encode() + b"\0" + module_path(m).read_bytes())
+    return h.hexdigest()

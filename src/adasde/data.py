@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sklearn.datasets
 
 __all__ = [
     "DATASETS",
@@ -106,6 +105,8 @@ def load_digits(seed: int, test_fraction: float = 0.25, as_images: bool = False,
         n_train: keep only the first ``n_train`` rows of the shuffled training split (a cheaper
             full-batch gradient for the conv nets); ``None`` keeps all. The test split is the same.
     """
+    import sklearn.datasets  # imported here: the workflow's config check imports this module
+
     raw = sklearn.datasets.load_digits()
     x = (np.asarray(raw.data, dtype=np.float64) / 16.0).astype(np.float32)
     y = np.asarray(raw.target, dtype=np.int32)
@@ -129,6 +130,8 @@ def load_breast_cancer(seed: int, test_fraction: float = 0.25,
         n_train: keep only the first ``n_train`` rows of the shuffled training split (and
             standardize with their statistics); ``None`` keeps all.
     """
+    import sklearn.datasets
+
     raw = sklearn.datasets.load_breast_cancer()
     x = np.asarray(raw.data, dtype=np.float64)
     y = np.asarray(raw.target, dtype=np.int32)

@@ -2,9 +2,10 @@
 # trained with minibatch AdamW on the standard library's docstrings (adasde.corpus, no download).
 from adasde import corpus as adasde_corpus
 
-# The corpus is a function of the Python version (its standard library's docstrings): its
-# SHA-256 is a param, so a different corpus reruns the job (the artifact's meta records it too).
-SCALING_LM_CORPUS = adasde_corpus.sha256()
+# The corpus is a function of the Python version (its standard library's docstrings): a
+# fingerprint of its sources is a param, so a different corpus reruns the job (the artifact's
+# meta records the SHA-256 of the corpus text itself).
+SCALING_LM_CORPUS = adasde_corpus.sources_sha256()
 
 
 rule scaling_lm_train:
