@@ -183,6 +183,32 @@ def test_simulate_job_writes_the_artifact(smoke_cfg, tmp_path):
         stationary.simulate_job(cfg, "rmsprop", "optim", path, log=lambda m: None)
 
 
+def test_sde_job_saves_the_pair_and_its_main_run_does_not_depend_on_it(smoke_cfg, tmp_path):
+    """The sigma-grid SDE job (stationary, noise_resilience): ``conv_*`` arrays of the coupled
+    (dt, dt/2) pair with ``convergence_runs`` paths, and main arrays that are the same bytes
+    whatever ``convergence_runs`` is (the pair has its own key)."""
+    from adasde.jobs import job_config
+
+    sec = copy.deepcopy(smoke_cfg["stationary"]["simulate"])
+    sec.update(iterations=400, burn_in=100, save_every=100, runs=3)
+    out = {}
+    for n in (2, 5):
+        sec["convergence_runs"] = n
+        cfg = job_config({"seed": 3, "dtype": "float32", "section": copy.deepcopy(sec)},
+                         "stationary")
+        stationary.simulate_job(cfg, "adamw", "sde", tmp_path / f"{n}.npz", log=lambda m: None)
+        out[n], meta = artifacts.load(tmp_path / f"{n}.npz")
+        n_s = len(sec["sigmas"])
+        for k in ("loss_coarse", "loss_fine"):
+            assert out[n][f"conv_{k}"].shape == (n_s, n, 5)
+        for k in ("x2_mean_coarse", "x2_mean_fine", "x_mean_coarse", "x_mean_fine"):
+            assert out[n][f"conv_{k}"].shape == (n_s, n, 2)
+        # the pair's chains start at x0 and are not the same chain
+        assert not np.array_equal(out[n]["conv_loss_coarse"], out[n]["conv_loss_fine"])
+    for k in ("loss", "x_final", "x_mean", "x2_mean"):
+        assert out[2][k].tobytes() == out[5][k].tobytes(), k
+
+
 def test_stationary_config_cross_checks(smoke_cfg):
     bad = copy.deepcopy(smoke_cfg)
     sim = bad["stationary"]["simulate"]
