@@ -317,8 +317,6 @@ def scan_blocks(step: Callable, y0, key, draw: Callable, *, n_saves: int, save_e
     leaf of ``observations`` has leading axis ``n_saves + 1``. ``progress`` (a label) prints
     progress lines from inside the compiled program (about ten per run, once per batch).
     """
-    report = _progress_printer(progress, n_saves, max(1, n_saves // 10)) if progress else None
-
     def block(y, b):
         noise = draw(block_key(key, b), save_every)
 
@@ -326,12 +324,26 @@ def scan_blocks(step: Callable, y0, key, draw: Callable, *, n_saves: int, save_e
             i, z = xs
             return step(b * save_every + i, y, z), None
 
-        y, _ = jax.lax.scan(inner, y, (jnp.arange(save_every), noise))
+        return jax.lax.scan(inner, y, (jnp.arange(save_every), noise))[0]
+
+    return _scan_saves(block, y0, n_saves=n_saves, observe=observe, progress=progress)
+
+
+def _scan_saves(block: Callable, y0, *, n_saves: int, observe: Callable,
+                progress: str | None):
+    """The outer scan shared by :func:`scan_blocks` and :func:`scan_increments`: ``y <-
+    block(y, b)`` for ``b < n_saves``, ``observe(y)`` at step 0 and after every block (leading
+    axis ``n_saves + 1``), progress lines from inside the program. Returns
+    ``(observations, y_final)``."""
+    report = _progress_printer(progress, n_saves, max(1, n_saves // 10)) if progress else None
+
+    def saved(y, b):
+        y = block(y, b)
         if report is not None:
             jax.debug.callback(report, b)
         return y, observe(y)
 
-    y_final, obs = jax.lax.scan(block, y0, jnp.arange(n_saves))
+    y_final, obs = jax.lax.scan(saved, y0, jnp.arange(n_saves))
     obs = _tmap(lambda o0, o: jnp.concatenate([o0[None], o]), observe(y0), obs)
     return obs, y_final
 
@@ -363,8 +375,6 @@ def scan_increments(step: Callable, y0, key, like, *, n_saves: int, save_every: 
 
         return jax.lax.scan(inner_bits, y, jnp.arange(length))[0]
 
-    report = _progress_printer(progress, n_saves, max(1, n_saves // 10)) if progress else None
-
     def block(y, b):
         kb = block_key(key, b)
         for j0, count, length in sub_blocks(save_every, m):
@@ -373,13 +383,9 @@ def scan_increments(step: Callable, y0, key, like, *, n_saves: int, save_every: 
                                  length), None
 
             y = jax.lax.scan(run, y, j0 + jnp.arange(count))[0]
-        if report is not None:
-            jax.debug.callback(report, b)
-        return y, observe(y)
+        return y
 
-    y_final, obs = jax.lax.scan(block, y0, jnp.arange(n_saves))
-    obs = _tmap(lambda o0, o: jnp.concatenate([o0[None], o]), observe(y0), obs)
-    return obs, y_final
+    return _scan_saves(block, y0, n_saves=n_saves, observe=observe, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
