@@ -77,3 +77,55 @@ def test_asymptotic_loss_dispatch():
         LAM, 1.0, 1e-3, 1.0)
     with pytest.raises(ValueError, match="nope"):
         theory.asymptotic_loss("nope", LAM, 1.0, hp)
+
+
+def _eq2_scheme_oracle(lam, eta, b1, B, theta, k, iterations=30):
+    """Var(x) of (x, m) <- A (x, m) + g z per coordinate, h = eta/k, c = (1 - b1)/k:
+    m' = (1-c) m + c lam x + sqrt(k) c s z, x' = (1 - h theta) x - (h/p)(b1 m + (1-b1) lam x)."""
+    s = 1.0 / np.sqrt(B)
+    h, c = eta / k, (1 - b1) / k
+    out = []
+    for li in lam:
+        p = s
+        for _ in range(iterations):
+            A = np.array([[1 - h * theta - (h / p) * (1 - b1) * li, -(h / p) * b1],
+                          [c * li, 1 - c]])
+            g = np.array([[0.0], [np.sqrt(k) * c * s]])
+            var = scipy.linalg.solve_discrete_lyapunov(A, g @ g.T)[0, 0]
+            p = np.sqrt(s * s + li * li * var)
+        out.append(var)
+    return np.array(out)
+
+
+def eq2_scheme(lam, eta, b1, B, theta, k):
+    return theory.adamw_discrete_stationary_variance(lam, 1.0, eta, b1, B, theta,
+                                                     scheme="eq2_em", substeps=k)
+
+
+def test_eq2_scheme_variance_is_eq2_em_at_one_substep_and_tends_to_the_sde():
+    lam = np.linspace(0.5, 2.0, 8)
+    for eta, b1, theta, B in ((0.01, 0.975, 1.0, 1.0), (0.04, 0.6, 4.0, 16.0)):
+        em = theory.adamw_discrete_stationary_variance(lam, 1.0, eta, b1, B, theta,
+                                                       scheme="eq2_em")
+        np.testing.assert_allclose(eq2_scheme(lam, eta, b1, B, theta, 1), em,
+                                   rtol=1e-12)
+        # every k against the explicit recursion's Lyapunov equation (scipy), same fixed point
+        for k in (1, 3):
+            np.testing.assert_allclose(eq2_scheme(lam, eta, b1, B, theta, k),
+                                       _eq2_scheme_oracle(lam, eta, b1, B, theta, k), rtol=1e-9)
+        fine = eq2_scheme(lam, eta, b1, B, theta, 4096)
+        # weak order 1: the error at k and 2k substeps halves
+        e = [eq2_scheme(lam, eta, b1, B, theta, k) - fine for k in (16, 32)]
+        np.testing.assert_allclose(e[1] / e[0], 0.5, atol=0.03)
+        # the continuous closed form holds V at s^2 (not self-consistent): close, not equal
+        cont = theory.adamw_eq2_stationary_variance(lam, 1.0, eta, b1, B, theta)
+        np.testing.assert_allclose(fine, cont, rtol=0.02)
+
+
+
+def test_eq2_scheme_substeps_only_for_the_sde_scheme():
+    with pytest.raises(ValueError, match="substeps"):
+        theory.adamw_discrete_stationary_variance(1.0, 1.0, 0.01, 0.9, substeps=2)
+    with pytest.raises(ValueError, match="substeps"):
+        theory.adamw_discrete_stationary_variance(1.0, 1.0, 0.01, 0.9, scheme="eq2_em",
+                                                  substeps=0)

@@ -227,7 +227,7 @@ def _lyapunov2_discrete(a11, a12, a21, a22, b1, b2):
 
 
 def adamw_discrete_stationary_variance(lam, sigma, eta, beta1, batch_size=1.0, theta=0.0,
-                                       scheme="optimizer", iterations=30):
+                                       scheme="optimizer", iterations=30, substeps=1):
     r"""Adam(W) in discrete time, linearised at the minimum [D, docs/theory.md "Stationary
     variances in discrete time"]: bias corrections 1, :math:`\epsilon = 0`, preconditioner held at
     :math:`p = \sqrt{E v} = \sqrt{s^2 + \lambda^2\mathrm{Var}(x)}` (solved self-consistently with
@@ -245,18 +245,32 @@ def adamw_discrete_stationary_variance(lam, sigma, eta, beta1, batch_size=1.0, t
     discrete Lyapunov equation of :math:`(x, m)`. As :math:`\eta \to 0` at fixed
     :math:`\rho_1 = (1-\beta_1)/\eta` the optimizer's value tends to
     :func:`adamw_momentum_stationary_variance` and the eq. (2) scheme's to
-    :func:`adamw_eq2_stationary_variance`."""
+    :func:`adamw_eq2_stationary_variance`.
+
+    ``substeps`` :math:`k` (``scheme="eq2_em"`` only): the same scheme at :math:`h = \Delta t =
+    \eta/k`; with :math:`c = h\rho_1 = (1-b)/k`,
+    :math:`m_{n+1} = (1-c)m_n + c\lambda x_n + \sqrt k\,c\,s\,z_n` (the noise
+    :math:`\sqrt\eta\rho_1 s\,\Delta W`, :math:`\Delta W \sim N(0, h)`) and
+    :math:`x_{n+1} = (1-h\theta)x_n - \tfrac hp(b\,m_n + (1-b)\lambda x_n)`; as
+    :math:`k \to \infty` the stationary variance of the continuous SDE with the same
+    self-consistent :math:`p` (weak order 1 in :math:`1/k`)."""
     if scheme not in ("optimizer", "eq2_em"):
         raise ValueError(f"scheme must be 'optimizer' or 'eq2_em', got {scheme!r}")
+    k = int(substeps)
+    if k < 1 or (k > 1 and scheme != "eq2_em"):
+        raise ValueError(f"substeps must be a positive integer, and 1 unless scheme='eq2_em'; "
+                         f"got {substeps!r}")
     lam = np.asarray(lam, float)
     s = _s(sigma, lam, batch_size)
     b = float(beta1)
     kappa = 1.0 if scheme == "optimizer" else 0.0
+    h, c = eta / k, (1.0 - b) / k
+    a22 = b + (1.0 - b) * (1.0 - 1.0 / k)  # 1 - c, and exactly b at k = 1
     p = s
     for _ in range(iterations):
-        var, _, _ = _lyapunov2_discrete(1 - eta * theta - (eta / p) * (1 - b) * lam,
-                                        -(eta / p) * b, (1 - b) * lam, b,
-                                        -kappa * (eta / p) * (1 - b) * s, (1 - b) * s)
+        var, _, _ = _lyapunov2_discrete(1 - h * theta - (h / p) * (1 - b) * lam,
+                                        -(h / p) * b, c * lam, a22,
+                                        -kappa * (h / p) * (1 - b) * s, math.sqrt(k) * c * s)
         p = np.sqrt(s * s + lam * lam * var)
     return var
 

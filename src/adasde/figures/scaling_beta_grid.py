@@ -27,8 +27,9 @@ Claims (:func:`claims`), each with the alternative it must rule out:
   (2) SDE, simulated by Euler-Maruyama at :math:`\Delta t = \eta'/k` (k = the SDE job's
   ``grid.sde_substeps``), is *not* invariant (its look-ahead scales the plateau by about
   :math:`\beta_1'^2`, in the continuous SDE as in its schemes), and the scheme's own
-  discrete-time closed form at that step (:func:`eq2_scheme_variance`, form ``eq2_sim``; for
-  k = 1 ``theory.adamw_discrete_stationary_variance(scheme="eq2_em")``) predicts its ratio.
+  discrete-time closed form at that step (form ``eq2_sim``:
+  ``theory.adamw_discrete_stationary_variance(scheme="eq2_em", substeps=k)``) predicts its
+  ratio.
   ``malladi_sde_discrete_closed_form`` and ``alternative_sde_discrete_closed_form`` test the
   same closed form under the other rules. The alternative these claims must rule out is the
   other end of the step range: for k = 1 the *continuous* eq. (2) closed form
@@ -94,38 +95,6 @@ def sde_substeps(data: dict) -> int:
     return int(meta.get("config", {}).get("grid", {}).get("sde_substeps", 1))
 
 
-def eq2_scheme_variance(lam, sigma, eta, beta1, batch_size=1.0, theta=0.0, substeps=1,
-                        iterations=30):
-    r"""Stationary variance of the Euler-Maruyama scheme of the poster's eq. (2) SDE at
-    :math:`h = \Delta t = \eta/k` (``substeps`` k), linearised as
-    ``theory.adamw_discrete_stationary_variance`` (preconditioner held at
-    :math:`p = \sqrt{s^2 + \lambda^2\mathrm{Var}(x)}`, solved self-consistently). Per
-    coordinate, with :math:`b = \beta_1`, :math:`\rho_1 = (1-b)/\eta` and
-    :math:`c = h\rho_1 = (1-b)/k`:
-
-    .. math::
-        m_{n+1} &= (1-c)\,m_n + c\lambda x_n + \sqrt{k}\,c\,s\,z_n \\
-        x_{n+1} &= (1 - h\theta)\,x_n - \tfrac{h}{p}\bigl(b\,m_n + (1-b)\lambda x_n\bigr)
-
-    (the noise :math:`\sqrt{\eta}\rho_1 s\,\Delta W`, :math:`\Delta W \sim N(0, h)`, is
-    :math:`\sqrt{k}\,c\,s\,z`; the look-ahead :math:`M + \eta\rho_1(\nabla f - M)` gives
-    :math:`b\,m + (1-b)\lambda x`). For k = 1 it is ``scheme="eq2_em"`` of
-    ``theory.adamw_discrete_stationary_variance``; as :math:`k \to \infty` the stationary
-    variance of the continuous SDE with the same self-consistent :math:`p`."""
-    from adasde.theory import _lyapunov2_discrete, _s
-
-    lam = np.asarray(lam, float)
-    s = _s(sigma, lam, batch_size)
-    b, k = float(beta1), int(substeps)
-    h, c = eta / k, (1.0 - b) / k
-    p = s
-    for _ in range(iterations):
-        var, _, _ = _lyapunov2_discrete(1 - h * theta - (h / p) * (1 - b) * lam, -(h / p) * b,
-                                        c * lam, 1 - c, 0.0 * lam, np.sqrt(k) * c * s)
-        p = np.sqrt(s * s + lam * lam * var)
-    return var
-
-
 def hp_at(a: dict, idx) -> dict:
     """The rescaled hyper-parameters of grid point ``idx`` = (beta1, beta2, delta, rule)."""
     return {k: float(a[f"hp_{k}"][idx]) for k in HP_KEYS}
@@ -145,8 +114,9 @@ def _loss(form: str, lam, sigma, h: dict, substeps: int = 1) -> float:
                                                         h["B"], h["theta"], scheme="eq2_em")
         return theory.loss_from_variance(lam, var)
     if form == "eq2_sim":  # the same scheme at the simulated dt = eta / substeps
-        return theory.loss_from_variance(lam, eq2_scheme_variance(
-            lam, sigma, h["eta"], h["beta1"], h["B"], h["theta"], substeps))
+        return theory.loss_from_variance(lam, theory.adamw_discrete_stationary_variance(
+            lam, sigma, h["eta"], h["beta1"], h["B"], h["theta"], scheme="eq2_em",
+            substeps=substeps))
     raise ValueError(form)
 
 
@@ -372,7 +342,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
     for rule in rules:
         specs.append(("sde", rule, "eq2_sim", sde_alt,
                       f"the discrete-time closed form of its Euler-Maruyama scheme at {dt_txt} "
-                      f"(eq2_scheme_variance, substeps = {k_sub})", sde_alt_label,
+                      f"(theory.adamw_discrete_stationary_variance, scheme eq2_em, substeps = {k_sub})", sde_alt_label,
                       "correction" if rule == "this_paper" else "claim",
                       "this_paper_sde_invariant" if rule == "this_paper" else ""))
     for kind, rule, form, alt_form, label, alt_label, role, pair in specs:
