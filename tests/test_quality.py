@@ -39,3 +39,16 @@ def test_notebooks_have_no_outputs_and_a_parameters_cell():
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert not any(c.get("outputs") for c in code), f"{nb_path.name} has outputs"
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), nb_path
+
+
+def test_no_control_characters_in_sources():
+    """A backslash escape written through a non-raw string (``"\\frac"``) leaves a form feed or
+    backspace in a docstring; no tracked source or document may hold one."""
+    import re
+
+    files = subprocess.run(["git", "ls-files", "*.py", "*.md", "*.smk", "*.yaml", "*.ipynb",
+                            "Snakefile"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    bad = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+    hits = [f for f in files if (ROOT / f).is_file() and bad.search((ROOT / f).read_text())]
+    assert not hits, hits

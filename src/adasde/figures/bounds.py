@@ -329,8 +329,8 @@ def convergence_values(coarse, fine, reference, fraction: float) -> dict:
     r"""Per-path statistics of the coupled pair ``coarse``/``fine`` (paths, saved time) of one
     SDE curve (module docstring, claims ``<series>_converged_dt_<window>``): ``"plateau"``,
     each path's time average over the final ``fraction`` (:func:`adasde.figures.stats.
-    plateau`); ``"transient"``, :math:`q_r = rac1{|W|}\sum_{t\in W} f_r(t)/ar F(t)` over
-    :math:`W = \{t > 0 : ar F(t) > 2\,ar F_{	ext{plateau}}\}` with :math:`ar F` =
+    plateau`); ``"transient"``, :math:`q_r = \frac1{|W|}\sum_{t\in W} f_r(t)/\bar F(t)` over
+    :math:`W = \{t > 0 : \bar F(t) > 2\,\bar F_{\text{plateau}}\}` with :math:`\bar F` =
     ``reference`` (the main run's mean curve; its first saved time after 0 if :math:`W` is
     empty). Returns ``{window: (coarse values, fine values)}`` and ``"transient_times"``: the
     saved indices of :math:`W`."""
