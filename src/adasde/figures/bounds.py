@@ -414,11 +414,6 @@ def claims(measurements: dict, analyse: dict | None = None) -> list[Claim]:
     return out
 
 
-def dt_label(substeps: int) -> str:
-    """The SDE's step in words: ``eta`` or ``eta/k``."""
-    return "eta" if int(substeps) == 1 else f"eta/{int(substeps)}"
-
-
 def _convergence_claims(m, a, g) -> list[Claim]:
     """The ``<series>_converged_dt_<window>_<problem>`` claims of grid point ``g``."""
     tag, label = _tag(m, g), _label(m, g)
@@ -441,7 +436,7 @@ def _convergence_claims(m, a, g) -> list[Claim]:
             c = stats.convergence_claim(
                 FIGURE, f"{series}_converged_dt_{window}_{PROBLEM_TAGS[prob]}_{tag}", what,
                 *vals[window], tolerance=a["tolerance"], fraction=a["convergence_fraction"],
-                dt_label=dt_label(m["sde_substeps"]), against="SDE-vs-bound")
+                dt_label=stats.dt_label(m["sde_substeps"]), against="SDE-vs-bound")
             if window == "transient":
                 c.note += ("; the bound checks have no slack (tolerance 0): scale is the "
                            "figure's relative tolerance")

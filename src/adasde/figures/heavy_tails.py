@@ -344,7 +344,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
             f"the SignSGD SDE plateau under {noise} noise (nu={nu_id(nu)}; time average over "
             f"the final {m['settings']['plateau_fraction']:g})", *m["convergence"][j],
             tolerance=r["tolerance"], fraction=m["settings"]["convergence_fraction"],
-            dt_label="eta" if k == 1 else f"eta/{k}", against="SDE-plateau"))
+            dt_label=stats.dt_label(k), against="SDE-plateau"))
         r = m["sgd"][j]
         ex = r["exceed"]
         if nu <= 2.0:

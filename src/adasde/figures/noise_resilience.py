@@ -310,7 +310,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                              "as diverged, excluded from the curves")
             if kind == "sde" and opt in m.get("convergence", {}):
                 coarse, fine = m["convergence"][opt]
-                dt = "eta" if m["substeps"] == 1 else f"eta/{m['substeps']}"
+                dt = stats.dt_label(m["substeps"])
                 for j, s in enumerate(sigmas):
                     out.append(stats.convergence_claim(
                         FIGURE, f"{opt}_sde_converged_dt_sigma{_sig(s)}",

@@ -358,7 +358,7 @@ def convergence_claim(m: dict, opt: str, tolerance: float, fraction: float) -> C
     claim = stats.convergence_claim(m["figure"], f"{opt}_sde_converged_dt", what,
                                     conv["coarse"], conv["fine"], tolerance=tolerance,
                                     fraction=fraction, relative=True,
-                                    dt_label="eta" if k == 1 else f"eta/{k}",
+                                    dt_label=stats.dt_label(k),
                                     against="SDE-vs-optimizer mean-loss")
     requested = m.get("convergence_runs_requested")
     if requested is not None and requested > conv["paths"]:

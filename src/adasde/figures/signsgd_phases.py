@@ -409,7 +409,7 @@ def convergence_claims(m: dict, a: dict) -> list[Claim]:
     the coupled pair; none for a kind without it."""
     conv, lam, out = m.get("convergence", {}), m["lam"], []
     sub = m.get("substeps", 1)
-    dt = "eta" if sub == 1 else f"eta/{sub}"
+    dt = stats.dt_label(sub)
     frac = a["convergence_fraction"]
 
     def claim(key, cid, what, tol, relative, where):

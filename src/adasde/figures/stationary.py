@@ -296,7 +296,7 @@ def claims(m: dict, analyse: dict | None = None) -> list[Claim]:
                             f"{name} SDE stationary variance of the coordinate with "
                             f"lambda={li:g} at sigma={s:g}", coarse[j, :, i], fine[j, :, i],
                             tolerance=tol, fraction=settings["convergence_fraction"],
-                            dt_label="eta" if k == 1 else f"eta/{k}", against="variance"))
+                            dt_label=stats.dt_label(k), against="variance"))
             # the SignSGD O(eta a) term: docs/paper.md 3.3's factor against the discrete recursion
             if opt == "signsgd":
                 x = m["hp"][opt]["eta"] * theory.SQRT_2_OVER_PI * lam[None, :] / (

@@ -229,6 +229,11 @@ def dt_move(coarse, fine, relative: bool = True) -> dict:
             "fine": float(f[ok].mean()), "paths": n, "dropped": int(c.size - n)}
 
 
+def dt_label(substeps: int) -> str:
+    """The SDE's step in words for claims: ``eta`` or ``eta/k`` (``sde_substeps`` k)."""
+    return "eta" if int(substeps) == 1 else f"eta/{int(substeps)}"
+
+
 def convergence_claim(figure: str, id: str, what: str, coarse, fine, *, tolerance: float,
                       fraction: float, relative: bool = True, dt_label: str = "eta",
                       against: str = "SDE-vs-optimizer"):
