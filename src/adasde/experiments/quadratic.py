@@ -154,18 +154,26 @@ def simulate_pair(lam, x0, hp, sigma, key, *, name: str, runs: int, n_saves: int
     return out
 
 
+def _inputs(lam, x0, hp: dict, sigma, dtype):
+    """The device inputs of :func:`simulate` and :func:`simulate_pair`: ``lam``, ``x0``
+    broadcast to it, ``hp`` on the grid of ``sigma`` (:func:`hp_grid`) and ``sigma``, in
+    ``dtype``."""
+    sigma = jnp.asarray(sigma, dtype)
+    lam = jnp.asarray(lam, dtype)
+    x0 = jnp.broadcast_to(jnp.asarray(x0, dtype), lam.shape)
+    return lam, x0, hp_grid(hp, sigma.shape[0], dtype), sigma
+
+
 def run_pair(lam, x0, hp: dict, sigma, key, *, name, runs, n_saves, save_every, substeps=1,
              noise="gaussian", nu=None, dtype=jnp.float32, log=print,
              moments_from=None) -> dict:
     """Host wrapper of :func:`simulate_pair` (casts, logs, numpy arrays), as :func:`run`."""
-    sigma = jnp.asarray(sigma, dtype)
+    lam, x0, hp, sigma = _inputs(lam, x0, hp, sigma, dtype)
     G = sigma.shape[0]
-    lam = jnp.asarray(lam, dtype)
-    x0 = jnp.broadcast_to(jnp.asarray(x0, dtype), lam.shape)
     log(f"[adasde] sde {name}: convergence pair dt = eta/{substeps} and eta/{2 * substeps} on "
         f"the same Brownian paths, {G} grid points x {runs} paths")
     t0 = time.perf_counter()
-    out = simulate_pair(lam, x0, hp_grid(hp, G, dtype), sigma, key, name=name, runs=runs,
+    out = simulate_pair(lam, x0, hp, sigma, key, name=name, runs=runs,
                         n_saves=n_saves, save_every=save_every, substeps=substeps, noise=noise,
                         nu=nu, progress=f"sde {name} (dt pair)",
                         moments_from=None if moments_from is None else int(moments_from))
@@ -227,11 +235,8 @@ def run(lam, x0, hp: dict, sigma, key, *, name, kind, runs, n_saves, save_every,
                          f"got {moments_from}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    sigma = jnp.asarray(sigma, dtype)
+    lam, x0, hp, sigma = _inputs(lam, x0, hp, sigma, dtype)
     G = sigma.shape[0]
-    lam = jnp.asarray(lam, dtype)
-    x0 = jnp.broadcast_to(jnp.asarray(x0, dtype), lam.shape)
-    hp = hp_grid(hp, G, dtype)
     steps = n_saves * save_every
     log(f"[adasde] {kind} {name}: {G} grid points x {runs} runs, {steps} steps "
         f"(saved every {save_every}), d={lam.shape[0]}, device={jax.devices()[0].platform}")
