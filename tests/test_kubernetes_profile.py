@@ -42,7 +42,8 @@ def test_kubernetes_profile_dry_run(tmp_path):
     local = _run(snakemake_cmd("--cores", "1", "--dry-run"), work, env)
     out = _run(snakemake_cmd("--profile", PROFILE, "--default-storage-prefix", str(work),
                              "--dry-run"), work, env)
-    assert "Using profile workflow/profiles/kubernetes" in out
+    # "Using profiles ... and workflow specific profile profiles/default" with the default one
+    assert re.search(r"Using profiles? workflow/profiles/kubernetes\b", out), out[-2000:]
     stats = job_stats(out)
     assert stats == job_stats(local), "the profile changed the DAG"
     # Inputs and outputs are storage objects under the prefix (no shared file system in pods).
