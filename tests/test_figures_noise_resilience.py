@@ -69,6 +69,55 @@ def test_load_reads_exactly_the_inputs(tmp_path):
         F.load({})
 
 
+def _narrowed(opt, kind, section=SECTION):
+    """The provenance a workflow job records: its own optimizer's entry, and the SDE-only keys
+    only for an SDE job (workflow/rules/common.smk, ``sde_params``)."""
+    cfg = {**section, "optimizers": {opt: section["optimizers"][opt]}}
+    if kind == "optim":
+        cfg = {k: v for k, v in cfg.items() if k not in ("sde_substeps", "convergence_runs")}
+    return cfg
+
+
+def _save(tmp_path, d, sections):
+    inputs = {}
+    for (opt, kind), a in d["runs"].items():
+        p = tmp_path / f"{opt}_{kind}.npz"
+        artifacts.save(p, a, {"config": sections(opt, kind), "seed": 1})
+        inputs[f"{opt}_{kind}"] = str(p)
+    return inputs
+
+
+def test_load_merges_each_jobs_own_optimizer_settings(tmp_path):
+    """Each job records only its optimizer's settings (and an optimizer job no SDE-only key):
+    the loaded section is the whole one, the SDE's ``sde_substeps`` included."""
+    d = data()
+    section = {**SECTION, "sde_substeps": 2}
+    loaded = F.load(_save(tmp_path, d, lambda o, k: _narrowed(o, k, section)))
+    assert loaded["section"] == section
+
+
+@pytest.mark.parametrize("change", ["shared", "optimizer"])
+def test_load_refuses_artifacts_made_with_different_settings(tmp_path, change):
+    """Artifacts from two configs (a shared key, or one optimizer's optim and SDE jobs) are
+    never mixed into one figure: the error names both files and the key."""
+    d = data()
+
+    def sections(opt, kind):
+        cfg = _narrowed(opt, kind)
+        if change == "shared" and (opt, kind) == ("adam", "optim"):
+            cfg = {**cfg, "runs": 32}
+        if change == "optimizer" and (opt, kind) == ("adam", "optim"):
+            cfg = {**cfg, "optimizers": {"adam": {**HP["adam"], "eta": 2e-3}}}
+        return cfg
+
+    inputs = _save(tmp_path, d, sections)
+    with pytest.raises(artifacts.ArtifactError) as err:
+        F.load(inputs)
+    msg = str(err.value)
+    assert "adam_optim.npz" in msg and "make figures" in msg, msg
+    assert ("key runs" if change == "shared" else "optimizers.adam") in msg, msg
+
+
 def test_predicted_data_hold_and_discriminate():
     m, c = run(data())
     assert m["optimizers"] == ["sgd", "signsgd", "adam", "adamw"]

@@ -166,6 +166,33 @@ def test_sde_only_settings_rerun_the_sde_jobs_and_not_the_optimizers(smoke_run):
 
 
 @pytest.mark.slow
+def test_one_optimizers_settings_rerun_only_its_jobs(smoke_run):
+    """A job of one optimizer reads (and its params hold) only that optimizer's settings:
+    changing SGD's eta in noise_resilience and SignSGD's in bounds reruns those two optimizers'
+    jobs (optim and SDE) and their notebooks, and giving scaling's curves a new optimizer runs
+    its job alone; no other optimizer's job reruns."""
+    work, _, _ = smoke_run
+    import yaml
+
+    cfg = yaml.safe_load((work / "config/smoke.yaml").read_text())
+    cfg["noise_resilience"]["simulate"]["optimizers"]["sgd"]["eta"] = 0.02
+    cfg["bounds"]["simulate"]["optimizers"]["signsgd"]["eta"] = 0.02
+    cfg["scaling"]["simulate"]["curves"]["rules"]["rmspropw"] = ["this_paper"]
+    (work / "config/one.yaml").write_text(yaml.safe_dump(cfg))
+    plan = planned(work, "config/one.yaml")
+    assert plan == {"noise_resilience_simulate": 2, "bounds_simulate": 2,
+                    "scaling_curves_simulate": 1, "notebook": 3, "claims": 1,
+                    "resolved_config": 1, "figures": 1}, plan
+    proc = snakemake(work, "-n", "figures", "--cores", "1", "--configfile", "config/one.yaml")
+    text = proc.stdout
+    jobs = re.findall(r"^rule (\w+_simulate):\n(?:\s+\w+:.*\n)*?\s+wildcards: (.*)$", text, re.M)
+    got = sorted((rule, dict(w.split("=") for w in wc.split(", "))["optimizer"])
+                 for rule, wc in jobs)
+    assert got == [("bounds_simulate", "signsgd")] * 2 + [
+        ("noise_resilience_simulate", "sgd")] * 2 + [("scaling_curves_simulate", "rmspropw")], got
+
+
+@pytest.mark.slow
 def test_notebook_reads_only_declared_artifacts(smoke_run, tmp_path):
     """An artifact left over from an earlier config (an optimizer since removed) is ignored:
     the noise_resilience notebook reads the files its rule passes, not a glob."""

@@ -39,22 +39,38 @@ except adasde_config.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
-def job_params(section, simulate=None, drop=()):
+def job_params(section, simulate=None, drop=(), only=None):
     """The ``job`` param of a simulation rule: exactly the values its job reads (the seed, the
     dtype and the section's ``simulate`` part, less the keys in ``drop``; a dotted key such as
     ``"grid.sde_substeps"`` drops a nested one), so that changing any of them reruns the job and
-    changing anything else (e.g. ``analyse``) does not. Canonical JSON (sorted keys): Snakemake
-    compares params as text, and key order must not count.
+    changing anything else (e.g. ``analyse``) does not. ``only = (key, name)`` keeps just the
+    entry ``name`` of the per-optimizer map at (dotted) ``key``: a job of one optimizer does
+    not read the others' settings, and changing those does not rerun it. Canonical JSON
+    (sorted keys): Snakemake compares params as text, and key order must not count.
     """
     sim = config[section]["simulate"] if simulate is None else simulate
+    sim = _without(sim, drop)
+    if only is not None:
+        sim = _only(sim, *only)
     return json.dumps(
         {
             "seed": config["seed"],
             "dtype": config["dtype"],
-            "section": _without(sim, drop),
+            "section": sim,
         },
         sort_keys=True,
     )
+
+
+def _only(mapping, key, name):
+    """``mapping`` with the map at (dotted) ``key`` cut down to its entry ``name``."""
+    head, _, rest = key.partition(".")
+    out = dict(mapping)
+    if rest:
+        out[head] = _only(out[head], rest, name)
+    else:
+        out[head] = {name: out[head][name]}
+    return out
 
 
 def _without(mapping, drop):
@@ -74,11 +90,13 @@ def _without(mapping, drop):
 SDE_ONLY_KEYS = ("sde_substeps", "convergence_runs")
 
 
-def sde_params(section, kind, drop=(), prefix=""):
-    """:func:`job_params` of a job of wildcard ``kind``: the SDE-only keys (under ``prefix``,
-    e.g. ``"grid."``) are dropped for ``kind == "optim"``."""
+def sde_params(section, kind, drop=(), prefix="", optimizer=None):
+    """:func:`job_params` of a job of wildcard ``kind`` (and ``optimizer``: only its entry of
+    the section's ``optimizers``): the SDE-only keys (under ``prefix``, e.g. ``"grid."``) are
+    dropped for ``kind == "optim"``."""
     extra = tuple(prefix + k for k in SDE_ONLY_KEYS) if kind == "optim" else ()
-    return job_params(section, drop=tuple(drop) + extra)
+    only = None if optimizer is None else ("optimizers", optimizer)
+    return job_params(section, drop=tuple(drop) + extra, only=only)
 
 
 def code_hash(*modules):

@@ -16,7 +16,7 @@ rule noise_resilience_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=lambda wc: sde_params("noise_resilience", wc.kind),
+        job=lambda wc: sde_params("noise_resilience", wc.kind, optimizer=wc.optimizer),
         code=code_hash("adasde.experiments.noise_resilience"),
     script:
         "../scripts/noise_resilience_simulate.py"
@@ -68,8 +68,11 @@ rule scaling_curves_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        # only what the job reads: the curves (not the grid) part of scaling.simulate
-        job=job_params("scaling", drop=("grid",)),
+        # only what the job reads: the curves (not the grid) part of scaling.simulate, and of
+        # curves.rules only this optimizer's list
+        job=lambda wc: job_params(
+            "scaling", drop=("grid",), only=("curves.rules", wc.optimizer)
+        ),
         code=code_hash("adasde.experiments.scaling"),
     script:
         "../scripts/scaling_curves_simulate.py"
@@ -107,7 +110,7 @@ rule bounds_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=lambda wc: sde_params("bounds", wc.kind),
+        job=lambda wc: sde_params("bounds", wc.kind, optimizer=wc.optimizer),
         code=code_hash("adasde.experiments.bounds"),
     script:
         "../scripts/bounds_simulate.py"
@@ -140,7 +143,7 @@ rule stationary_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=lambda wc: sde_params("stationary", wc.kind),
+        job=lambda wc: sde_params("stationary", wc.kind, optimizer=wc.optimizer),
         code=code_hash("adasde.experiments.stationary"),
     script:
         "../scripts/stationary_simulate.py"
@@ -204,7 +207,7 @@ rule heavy_tails_simulate:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        job=lambda wc: sde_params("heavy_tails", wc.kind),
+        job=lambda wc: sde_params("heavy_tails", wc.kind, optimizer=wc.optimizer),
         code=code_hash("adasde.experiments.heavy_tails"),
     script:
         "../scripts/heavy_tails_simulate.py"

@@ -121,8 +121,9 @@ def load(inputs: dict) -> dict:
                             "phase3_reexit": sde["phase3_sde_reexit"],
                             "conv_loss_coarse": sde["phase3_sde_conv_loss_coarse"],
                             "conv_loss_fine": sde["phase3_sde_conv_loss_fine"]}
-    # the SDE job's section: it also holds the SDE-only keys (sde_substeps, convergence_runs)
-    return {"arrays": arrays, "metas": metas, "config": metas["sgd_sde"]["config"]}
+    # each job recorded its own optimizer's settings (and only SDE jobs the SDE-only keys)
+    return {"arrays": arrays, "metas": metas,
+            "config": stats.merged_section(FIGURE, metas, inputs)}
 
 
 # ------------------------------------------------------------------------------ statistics

@@ -212,8 +212,9 @@ def load(inputs: dict) -> dict:
         raise artifacts.ArtifactError(
             f"artifact {inputs['signsgd_sde']} lacks conv_loss_coarse (the coupled dt pair, "
             "written by adasde since issue #12); delete it and rebuild it with `make figures`")
-    # the SDE job's section: it also holds the SDE-only keys (sde_substeps, convergence_runs)
-    return {"arrays": arrays, "metas": metas, "section": metas["signsgd_sde"]["config"]}
+    # each job recorded its own optimizer's settings (and only SDE jobs the SDE-only keys)
+    return {"arrays": arrays, "metas": metas,
+            "section": stats.merged_section(FIGURE, metas, inputs)}
 
 
 # ---------------------------------------------------------------------------------- measure

@@ -44,7 +44,9 @@ def load(inputs: dict) -> dict:
             arrays[opt], metas[opt] = artifacts.load(inputs[opt])
     if not arrays:
         raise ValueError(f"no scaling_curves artifact among inputs {sorted(inputs)}")
-    return {"arrays": arrays, "metas": metas, "config": metas[next(iter(metas))]["config"]}
+    # each job recorded only its own optimizer's list of curves.rules
+    return {"arrays": arrays, "metas": metas,
+            "config": stats.merged_section(FIGURE, metas, inputs, per="curves.rules")}
 
 
 def _limit(opt, a, r, k, lam, sigma):
