@@ -163,6 +163,22 @@ def small_config():
     return cfg
 
 
+def test_scale_grid_is_scale_at_every_point_in_axis_order():
+    """The one grid expansion of the scaling figures: point (i, j) of axes (rules, deltas) is
+    ``scale(rules[i], base, deltas[j])``, its keys outside ``keys`` NaN, undefined points with
+    their reason."""
+    rules, deltas = ["this_paper", "malladi", "alternative"], [0.5, 4.0, 64.0]
+    hp, defined, reasons = scaling.scale_grid((rules, deltas), lambda r, d: (r, BASE, d),
+                                              keys=("eta", "beta2"))
+    assert defined.shape == reasons.shape == (3, 3) and set(hp) == set(scaling.HP_KEYS)
+    for (i, r), (j, d) in ((a, b) for a in enumerate(rules) for b in enumerate(deltas)):
+        s = scaling.scale(r, BASE, d)
+        assert hp["eta"][i, j] == s.hp["eta"] and hp["beta2"][i, j] == s.hp["beta2"]
+        assert np.isnan(hp["beta1"][i, j]) and np.isnan(hp["theta"][i, j])
+        assert defined[i, j] == s.defined and reasons[i, j] == s.reason
+    assert not defined.all() and all(reasons[~defined])  # delta = 64 leaves (0, 1) somewhere
+
+
 def test_grid_points_mark_exactly_the_undefined_points():
     cfg = small_config()
     hp, defined = scaling_exp.grid_points(cfg["scaling"])

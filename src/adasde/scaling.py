@@ -203,6 +203,36 @@ def scale(rule: str, hp: dict, delta) -> Scaled:
     return Scaled(rule, delta, new, not bad, reason)
 
 
+def base_point(base: dict, beta1, beta2, batch_size) -> dict:
+    """The full scalar hyper-parameters (eta, beta1, beta2, eps, theta, B) of one base point
+    of a figure's grid: ``base``'s eta, eps (0 if absent) and theta with the given betas and
+    batch size."""
+    return {"eta": float(base["eta"]), "beta1": float(beta1), "beta2": float(beta2),
+            "eps": float(base.get("eps", 0.0)), "theta": float(base["theta"]),
+            "B": float(batch_size)}
+
+
+def scale_grid(axes, point, keys=HP_KEYS) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Apply the rules over a product grid, the one expansion every scaling figure uses.
+
+    ``axes`` is a sequence of value lists (e.g. rules, bases, deltas); for every index tuple
+    ``point(*values)`` returns ``(rule, hp, delta)``, passed to :func:`scale`. Returns
+    ``(hp, defined, reasons)``: ``hp[key]`` arrays of the grid's shape for every key of
+    :data:`HP_KEYS` (filled for ``keys``, NaN for the others), the boolean ``defined`` mask and
+    the ``reasons`` an undefined point gives ("" where defined; object array)."""
+    shape = tuple(len(a) for a in axes)
+    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
+    defined = np.zeros(shape, bool)
+    reasons = np.full(shape, "", dtype=object)
+    for idx in np.ndindex(*shape):
+        s = scale(*point(*(a[i] for a, i in zip(axes, idx, strict=True))))
+        for key in keys:
+            hp[key][idx] = s.hp[key]
+        defined[idx] = s.defined
+        reasons[idx] = s.reason
+    return hp, defined, reasons
+
+
 # ------------------------------------------------------- practitioner API (``adasde scale``)
 #
 # The hyper-parameters of one optimizer as a practitioner sets them, scaled by every rule with

@@ -28,7 +28,6 @@ with ``loss`` (rule, delta, run, saved point), ``defined`` (rule, delta), ``samp
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
@@ -53,27 +52,19 @@ USED_KEYS = {
 
 
 def base_hp(section: dict, beta1: float, beta2: float) -> dict:
-    """The base hyper-parameters (eta, beta1, beta2, eps, theta, B) of one grid point."""
-    b = section["base"]
-    return {"eta": float(b["eta"]), "beta1": float(beta1), "beta2": float(beta2),
-            "eps": float(b.get("eps", 0.0)), "theta": float(b["theta"]),
-            "B": float(section["batch_size"])}
+    """The base hyper-parameters (eta, beta1, beta2, eps, theta, B) of one grid point
+    (:func:`adasde.scaling.base_point`)."""
+    return scaling.base_point(section["base"], beta1, beta2, section["batch_size"])
 
 
 def grid_points(section: dict) -> tuple[dict, np.ndarray]:
     """Rescaled hyper-parameters of every (beta1, beta2, delta, rule) point: a dict of arrays
-    of shape ``(n_beta1, n_beta2, n_delta, n_rule)`` and the boolean ``defined`` mask."""
+    of shape ``(n_beta1, n_beta2, n_delta, n_rule)`` and the boolean ``defined`` mask
+    (:func:`adasde.scaling.scale_grid`)."""
     g = section["grid"]
-    shape = (len(g["beta1"]), len(g["beta2"]), len(g["deltas"]), len(g["rules"]))
-    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
-    defined = np.zeros(shape, bool)
-    for (i, b1), (j, b2), (k, d), (r, rule) in itertools.product(
-            enumerate(g["beta1"]), enumerate(g["beta2"]), enumerate(g["deltas"]),
-            enumerate(g["rules"])):
-        s = scaling.scale(rule, base_hp(section, b1, b2), d)
-        for key in HP_KEYS:
-            hp[key][i, j, k, r] = s.hp[key]
-        defined[i, j, k, r] = s.defined
+    hp, defined, _ = scaling.scale_grid(
+        (g["beta1"], g["beta2"], g["deltas"], g["rules"]),
+        lambda b1, b2, d, rule: (rule, base_hp(section, b1, b2), d))
     return hp, defined
 
 
@@ -153,14 +144,8 @@ def curve_points(section: dict, optimizer: str) -> tuple[list[str], list[float],
     used = USED_KEYS[optimizer]
     base = {k: v for k, v in base_hp(section, c["base"]["beta1"], c["base"]["beta2"]).items()
             if k in used}
-    shape = (len(rules), len(deltas))
-    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
-    defined = np.zeros(shape, bool)
-    for (r, rule), (k, d) in itertools.product(enumerate(rules), enumerate(deltas)):
-        s = scaling.scale(rule, base, d)
-        for key in used:
-            hp[key][r, k] = s.hp[key]
-        defined[r, k] = s.defined
+    hp, defined, _ = scaling.scale_grid((rules, deltas), lambda rule, d: (rule, base, d),
+                                        keys=used)
     return rules, deltas, hp, defined
 
 

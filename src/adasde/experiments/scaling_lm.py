@@ -147,29 +147,14 @@ def _sim(section: dict) -> dict:
     return section["simulate"] if "simulate" in section else section
 
 
-def base_hp(section: dict, beta1: float, beta2: float) -> dict:
-    b = section["base"]
-    return {"eta": float(b["eta"]), "beta1": float(beta1), "beta2": float(beta2),
-            "eps": float(b.get("eps", 0.0)), "theta": float(b["theta"]),
-            "B": float(section["batch_size"])}
-
-
 def points(section: dict) -> tuple[dict, np.ndarray, list[list[str]]]:
     """Rescaled hyper-parameters ``hp[key]`` of shape ``(rule, base, delta)``, the ``defined``
-    mask and, per point, the reason a rule is undefined there ("" when defined)."""
-    rules, bases, deltas = section["rules"], section["bases"], section["deltas"]
-    shape = (len(rules), len(bases), len(deltas))
-    hp = {k: np.full(shape, np.nan) for k in HP_KEYS}
-    defined = np.zeros(shape, bool)
-    reasons = np.full(shape, "", dtype=object)
-    for r, rule in enumerate(rules):
-        for b, (b1, b2) in enumerate(bases):
-            for k, d in enumerate(deltas):
-                s = scaling.scale(rule, base_hp(section, b1, b2), d)
-                for key in HP_KEYS:
-                    hp[key][r, b, k] = s.hp[key]
-                defined[r, b, k] = s.defined
-                reasons[r, b, k] = s.reason
+    mask and, per point, the reason a rule is undefined there ("" when defined)
+    (:func:`adasde.scaling.scale_grid`)."""
+    base, B = section["base"], section["batch_size"]
+    hp, defined, reasons = scaling.scale_grid(
+        (section["rules"], section["bases"], section["deltas"]),
+        lambda rule, b12, d: (rule, scaling.base_point(base, b12[0], b12[1], B), d))
     return hp, defined, reasons.tolist()
 
 

@@ -34,19 +34,12 @@ HP_KEYS = scaling.HP_KEYS
 
 
 def points(section: dict) -> tuple[list[str], list[float], dict, np.ndarray]:
-    """Rules, deltas, rescaled hyper-parameters ``(n_rule, n_delta)`` and ``defined``."""
-    base = {**{k: float(v) for k, v in section["base"].items()},
-            "B": float(section["batch_size"])}
-    base.setdefault("eps", 0.0)
+    """Rules, deltas, rescaled hyper-parameters ``(n_rule, n_delta)`` and ``defined``
+    (:func:`adasde.scaling.scale_grid` around the one base point of the section)."""
+    b = section["base"]
+    base = scaling.base_point(b, b["beta1"], b["beta2"], section["batch_size"])
     rules, deltas = list(section["rules"]), [float(d) for d in section["deltas"]]
-    hp = {k: np.full((len(rules), len(deltas)), np.nan) for k in HP_KEYS}
-    defined = np.zeros((len(rules), len(deltas)), bool)
-    for r, rule in enumerate(rules):
-        for k, d in enumerate(deltas):
-            s = scaling.scale(rule, base, d)
-            for key in HP_KEYS:
-                hp[key][r, k] = s.hp[key]
-            defined[r, k] = s.defined
+    hp, defined, _ = scaling.scale_grid((rules, deltas), lambda rule, d: (rule, base, d))
     return rules, deltas, hp, defined
 
 
