@@ -56,8 +56,10 @@ figures: check-config
 unlock: $(STAMP)
 	$(BIN)/snakemake figures --unlock --cores 1 --configfile $(CONFIG)
 
+# pytest-xdist: one worker per logical CPU; the tests sharing the smoke run stay on one worker.
+TEST_WORKERS ?= logical
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # Benchmarks against peers (bench/): writes results/bench.json and prints the table.
 #   make bench               CPU, ~10 minutes on 2 cores   make bench GPU=1   on the GPU

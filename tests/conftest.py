@@ -64,6 +64,15 @@ def outputs(workdir: Path) -> dict:
     return {str(p.relative_to(workdir)): p.read_bytes() for p in files}
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``), every test that
+    uses the session's :func:`smoke_run` goes to one worker, so the smoke run is made once and
+    its tests run one after another on it, while the other workers take the rest."""
+    for item in items:
+        if "smoke_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_run"))
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One complete smoke run of `snakemake figures`, shared by the tests below."""
