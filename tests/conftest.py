@@ -64,13 +64,51 @@ def outputs(workdir: Path) -> dict:
     return {str(p.relative_to(workdir)): p.read_bytes() for p in files}
 
 
+def pytest_configure(config):
+    """Refuse, before any test, the pytest and pytest-xdist pair whose ``--dist loadgroup`` does
+    not group (pytest 9.2 with pytest-xdist 3.8.0 or older: pytest-xdist issue 1386); the check
+    in :func:`pytest_collection_modifyitems` catches any other such pair, less legibly (a
+    worker's error reaches the controller as an INTERNALERROR)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.getoption("dist", "no") != "loadgroup" or (config.getoption("numprocesses") or 0) < 2:
+        return
+    from importlib.metadata import version
+
+    def parts(v):
+        return tuple(int(x) for x in v.split(".")[:2] if x.isdigit())
+
+    if parts(version("pytest")) >= (9, 2) and parts(version("pytest-xdist")) <= (3, 8):
+        raise pytest.UsageError(
+            f"pytest {version('pytest')} with pytest-xdist {version('pytest-xdist')} ignores "
+            "--dist loadgroup (pytest-xdist issue 1386): every smoke-run test would make its own "
+            "smoke run. Install envs/cpu.txt (pytest 9.1.1) or run `make test TEST_WORKERS=1`")
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``), every test that
     uses the session's :func:`smoke_run` goes to one worker, so the smoke run is made once and
-    its tests run one after another on it, while the other workers take the rest."""
+    its tests run one after another on it, while the other workers take the rest.
+
+    The group travels as a ``@smoke_run`` suffix that xdist adds to the node ids; pytest 9.2
+    ignores that suffix (pytest-xdist issue 1386), the tests are then spread over the workers
+    and each makes its own smoke run. That is refused here, naming the fix, instead of
+    silently doubling the suite's time (envs/cpu.txt pins pytest 9.1.1)."""
     for item in items:
         if "smoke_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("smoke_run"))
+    result = yield
+    if getattr(config.option, "loadgroup", False) and \
+            int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        lost = [i.nodeid for i in items if "smoke_run" in getattr(i, "fixturenames", ())
+                and not i.nodeid.endswith("@smoke_run")]
+        if lost:
+            raise pytest.UsageError(
+                f"pytest-xdist --dist loadgroup did not group {len(lost)} smoke-run tests "
+                f"(e.g. {lost[0]}): this pytest drops xdist's group suffix (pytest-xdist issue "
+                "1386); install envs/cpu.txt's pytest or run `make test TEST_WORKERS=1`")
+    return result
 
 
 @pytest.fixture(scope="session")
