@@ -14,6 +14,25 @@ from pathlib import Path
 
 import numpy as np
 
+#: Keys of a simulate section that only its SDE jobs read (dt = eta / sde_substeps and the
+#: coupled (dt, dt/2) pair): the workflow leaves them out of an optimizer job's params, so
+#: changing them reruns the SDE jobs and not the optimizers, and an optimizer job's provenance
+#: lacks them.
+SDE_ONLY_KEYS = ("sde_substeps", "convergence_runs")
+
+
+def without(mapping: dict, drop) -> dict:
+    """``mapping`` less the keys of ``drop``; a dotted key such as ``"grid.sde_substeps"``
+    drops a nested one. Copied where it changes, never modified in place."""
+    out = dict(mapping)
+    for key in drop:
+        head, _, rest = key.partition(".")
+        if rest and isinstance(out.get(head), dict):
+            out[head] = without(out[head], (rest,))
+        elif not rest:
+            out.pop(head, None)
+    return out
+
 
 def job_config(job: dict | str, section_name: str) -> dict:
     """``{"seed", "dtype", section_name: section}`` from a rule's ``params.job`` (a mapping or

@@ -9,6 +9,7 @@ import yaml
 
 from adasde import codehash
 from adasde import config as adasde_config
+from adasde import jobs as adasde_jobs
 
 PY = shlex.quote(sys.executable)
 
@@ -49,7 +50,7 @@ def job_params(section, simulate=None, drop=(), only=None):
     (sorted keys): Snakemake compares params as text, and key order must not count.
     """
     sim = config[section]["simulate"] if simulate is None else simulate
-    sim = _without(sim, drop)
+    sim = adasde_jobs.without(sim, drop)
     if only is not None:
         sim = _only(sim, *only)
     return json.dumps(
@@ -73,28 +74,13 @@ def _only(mapping, key, name):
     return out
 
 
-def _without(mapping, drop):
-    """``mapping`` less the (possibly dotted) keys of ``drop``, copied where it changes."""
-    out = dict(mapping)
-    for key in drop:
-        head, _, rest = key.partition(".")
-        if rest and isinstance(out.get(head), dict):
-            out[head] = _without(out[head], (rest,))
-        elif not rest:
-            out.pop(head, None)
-    return out
-
-
-# Keys only the SDE jobs read (dt = eta / sde_substeps and the coupled (dt, dt/2) pair): left
-# out of an optimizer job's params, so changing them reruns the SDE jobs and not the optimizers.
-SDE_ONLY_KEYS = ("sde_substeps", "convergence_runs")
-
-
 def sde_params(section, kind, drop=(), prefix="", optimizer=None):
     """:func:`job_params` of a job of wildcard ``kind`` (and ``optimizer``: only its entry of
     the section's ``optimizers``): the SDE-only keys (under ``prefix``, e.g. ``"grid."``) are
     dropped for ``kind == "optim"``."""
-    extra = tuple(prefix + k for k in SDE_ONLY_KEYS) if kind == "optim" else ()
+    extra = (
+        tuple(prefix + k for k in adasde_jobs.SDE_ONLY_KEYS) if kind == "optim" else ()
+    )
     only = None if optimizer is None else ("optimizers", optimizer)
     return job_params(section, drop=tuple(drop) + extra, only=only)
 

@@ -199,25 +199,22 @@ def load_optimizer_kinds(figure: str, inputs: dict, kinds) -> dict:
     return {"runs": runs, "metas": metas, "section": section}
 
 
-# Keys of a simulate section that only its SDE jobs read (the workflow leaves them out of the
-# optimizer jobs' params and provenance: workflow/rules/common.smk, SDE_ONLY_KEYS).
-SDE_ONLY_KEYS = ("sde_substeps", "convergence_runs")
-
-
 def merged_section(figure: str, metas: dict, paths: dict | None = None,
                    per: str = "optimizers") -> dict:
     """The simulate section behind a figure's artifacts, from the provenance of each
     (``metas``: {stem: meta}). Each job records only what it read: its own entry of the
-    per-optimizer map at (dotted) key ``per``, and the SDE-only keys (:data:`SDE_ONLY_KEYS`)
-    only if it is an SDE job (stem ``*_sde``). The result has the union of the entries, the
-    SDE-only keys of the SDE jobs, and the shared keys, which must agree across artifacts:
-    artifacts made from different settings are refused (``ArtifactError`` naming both files
-    and the key), never mixed into one figure."""
+    per-optimizer map at (dotted) key ``per``, and the SDE-only keys
+    (:data:`adasde.jobs.SDE_ONLY_KEYS`) only if it is an SDE job (stem ``*_sde``). The result
+    has the union of the entries, the SDE-only keys of the SDE jobs, and the shared keys, which
+    must agree across artifacts: artifacts made from different settings are refused
+    (``ArtifactError`` naming both files and the key), never mixed into one figure."""
     from adasde import artifacts
+    from adasde.jobs import SDE_ONLY_KEYS, without
 
     paths = paths or {}
     where = per.split(".")
-    merged, entries, seen = None, {}, {}
+    merged, first, entries, seen = None, None, {}, {}
+    # SDE jobs first: the merged shared keys then include the SDE-only ones where any has them
     for stem, meta in sorted(metas.items(), key=lambda kv: not kv[0].endswith("_sde")):
         cfg = meta["config"]
         node = cfg
@@ -231,17 +228,15 @@ def merged_section(figure: str, metas: dict, paths: dict | None = None,
                     f"'{per}.{name}'; rebuild them with `make figures`")
             entries.setdefault(name, entry)
             seen.setdefault(name, stem)
-        shared = _without_key(cfg, where)
-        if not stem.endswith("_sde"):
-            shared = {k: v for k, v in shared.items() if k not in SDE_ONLY_KEYS}
+        shared = without(cfg, (per,))
         if merged is None:
-            merged, first = dict(_without_key(cfg, where)), stem
+            merged, first = shared, stem
             continue
-        ref = merged if stem.endswith("_sde") else {k: v for k, v in merged.items()
-                                                    if k not in SDE_ONLY_KEYS}
-        if shared != ref:
-            diff = sorted(k for k in set(shared) | set(ref)
-                          if shared.get(k) != ref.get(k))
+        # an optimizer job did not read the SDE-only keys: compare the rest
+        skip = () if stem.endswith("_sde") else SDE_ONLY_KEYS
+        mine, ref = without(shared, skip), without(merged, skip)
+        if mine != ref:
+            diff = sorted(k for k in set(mine) | set(ref) if mine.get(k) != ref.get(k))
             raise artifacts.ArtifactError(
                 f"{figure}: artifacts {paths.get(first, first)} and {paths.get(stem, stem)} "
                 f"were made with different settings (key {', '.join(diff)}); rebuild them "
@@ -254,16 +249,6 @@ def merged_section(figure: str, metas: dict, paths: dict | None = None,
         node = node[k]
     node[where[-1]] = entries
     return merged
-
-
-def _without_key(mapping: dict, where: list) -> dict:
-    """``mapping`` without the (nested) key ``where``, copied along the path."""
-    out = dict(mapping)
-    if len(where) == 1:
-        out.pop(where[0], None)
-    elif isinstance(out.get(where[0]), dict):
-        out[where[0]] = _without_key(out[where[0]], where[1:])
-    return out
 
 
 # ------------------------------------------------------------------ convergence in dt
